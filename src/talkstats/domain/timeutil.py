@@ -1,0 +1,143 @@
+"""Instants, local days and rounding.
+
+Inside the core an instant is an ``int`` of nanoseconds since the Unix epoch (UTC):
+exact, cheap to compare and to add. Local days come from IANA time zones, so days of
+23 and 25 hours (DST changes) fall out of the zone rules rather than out of arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+NS_PER_SECOND = 1_000_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
+class InvalidInstant(ValueError):
+    """A timestamp string that is not an RFC 3339 instant with an offset."""
+
+
+def parse_instant(text: str) -> int:
+    """Parse an RFC 3339 instant (offset required) into integer nanoseconds.
+
+    Up to nine fractional digits are kept exactly.
+    """
+    m = _RFC3339.fullmatch(text)
+    if m is None:
+        raise InvalidInstant(
+            "must be an RFC 3339 instant with an offset, like 2026-11-26T09:15:02Z"
+        )
+    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
+    try:
+        base = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidInstant(f"is not a valid date and time ({exc})") from None
+    if second > 59:
+        raise InvalidInstant("has a seconds field above 59")
+    offset = 0
+    if m.group(8) is None:
+        oh, om = int(m.group(10)), int(m.group(11))
+        if oh > 23 or om > 59:
+            raise InvalidInstant("has an invalid UTC offset")
+        offset = (oh * 3600 + om * 60) * (1 if m.group(9) == "+" else -1)
+    whole = (base - _EPOCH) // timedelta(seconds=1) - offset
+    fraction = m.group(7) or ""
+    return whole * NS_PER_SECOND + (int(fraction.ljust(9, "0")) if fraction else 0)
+
+
+def format_instant(ns: int) -> str:
+    """Format nanoseconds as an RFC 3339 UTC instant (for messages and exports)."""
+    seconds, rest = divmod(ns, NS_PER_SECOND)
+    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    if rest:
+        text += "." + f"{rest:09d}".rstrip("0")
+    return text + "Z"
+
+
+def instant_from_datetime(dt: datetime) -> int:
+    """Convert an aware datetime to integer nanoseconds."""
+    if dt.tzinfo is None:
+        raise ValueError("datetime must be timezone-aware")
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * NS_PER_SECOND + delta.microseconds * 1000
+
+
+def load_zone(name: str) -> ZoneInfo:
+    """Load an IANA zone, raising ValueError with a clear message if unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+class DayCalendar:
+    """Maps instants to local calendar days of one zone and back.
+
+    The bounds of the last day asked for are cached, so the common case (many
+    instants of the same day) costs two comparisons.
+    """
+
+    def __init__(self, zone_name: str) -> None:
+        self.zone_name = zone_name
+        self._zone = load_zone(zone_name)
+        self._day: date | None = None
+        self._start = 0
+        self._end = 0
+
+    def __getstate__(self) -> dict[str, str]:
+        return {"zone_name": self.zone_name}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["zone_name"])  # type: ignore[misc]
+
+    def day_of(self, ns: int) -> date:
+        """The local calendar day containing the instant."""
+        if self._start <= ns < self._end and self._day is not None:
+            return self._day
+        seconds = ns // NS_PER_SECOND
+        local = (_EPOCH + timedelta(seconds=seconds)).astimezone(self._zone)
+        day = local.date()
+        self._start, self._end = self._midnight(day), self._midnight(day + timedelta(days=1))
+        self._day = day
+        return day
+
+    def bounds(self, day: date) -> tuple[int, int]:
+        """``[start, end)`` of a local day in nanoseconds: midnight to next midnight."""
+        if day == self._day:
+            return self._start, self._end
+        return self._midnight(day), self._midnight(day + timedelta(days=1))
+
+    def _midnight(self, day: date) -> int:
+        # fold=0: an ambiguous midnight means the first one; a midnight that does not
+        # exist (a DST gap at 00:00) maps to the instant the clocks jumped.
+        return instant_from_datetime(datetime.combine(day, time(0), tzinfo=self._zone))
+
+
+def round_seconds(ns: int) -> int:
+    """Nanoseconds to whole seconds, halves away from zero."""
+    if ns < 0:
+        return -round_seconds(-ns)
+    return (2 * ns + NS_PER_SECOND) // (2 * NS_PER_SECOND)
+
+
+def average_seconds(total_ns: int, count: int) -> int:
+    """``total / count`` in whole seconds, halves away from zero; 0 for an empty population."""
+    if count == 0:
+        return 0
+    if total_ns < 0:
+        return -average_seconds(-total_ns, count)
+    return (2 * total_ns + count * NS_PER_SECOND) // (2 * count * NS_PER_SECOND)
+
+
+def average_count(total: int, count: int) -> int:
+    """An average of counts, rounded halves away from zero; 0 for an empty population."""
+    if count == 0:
+        return 0
+    return (2 * total + count) // (2 * count)

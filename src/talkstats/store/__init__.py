@@ -1,0 +1,33 @@
+"""Storage: the Store port (base), its SQLite adapter, and open_store(url)."""
+
+from talkstats.store.base import (
+    Account,
+    ApiToken,
+    Conflict,
+    Group,
+    Membership,
+    NewUser,
+    NotFound,
+    PhoneNumber,
+    Store,
+    StoreError,
+    User,
+)
+from talkstats.store.sqlite import SQLiteStore
+from talkstats.store.urls import open_store
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "Conflict",
+    "Group",
+    "Membership",
+    "NewUser",
+    "NotFound",
+    "PhoneNumber",
+    "SQLiteStore",
+    "Store",
+    "StoreError",
+    "User",
+    "open_store",
+]

@@ -1,0 +1,220 @@
+"""The storage port: the Store protocol, its record types and its errors.
+
+Every store (SQLite now, PostgreSQL later) implements `Store` and passes the one
+contract suite in tests/store/contract.py. Records are frozen dataclasses; callers
+never see driver rows or driver exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+ROLES: Final = ("admin", "agent", "end-user")
+
+
+class StoreError(Exception):
+    """Any failure of the store (I/O, corruption, a closed store, a constraint)."""
+
+
+class Conflict(StoreError):
+    """Something unique already exists: an id, an email, a subdomain, an event id."""
+
+
+class NotFound(StoreError):
+    """A referenced record does not exist (an account, a group, a user)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A tenant, addressed by its lowercase subdomain."""
+
+    id: int
+    subdomain: str
+    timezone: str
+    plan: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """A user to create; `id=None` lets the store assign max(id)+1 in the account."""
+
+    id: int | None
+    name: str
+    email: str
+    role: str
+    password_hash: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user of one account (an agent is a user with role agent or admin)."""
+
+    id: int
+    account_id: int
+    name: str
+    email: str
+    role: str
+    password_hash: str | None
+    avatar_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A group of agents; ids are unique within an account."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's membership of a group; ids are unique within an account."""
+
+    id: int
+    group_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    """A phone number of the account; ids are unique within an account."""
+
+    id: int
+    number: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A stored API token: a non-secret lookup `prefix` and a slow hash, never the token."""
+
+    id: int
+    account_id: int
+    user_id: int
+    prefix: str
+    token_hash: str
+    description: str
+
+
+class Store(Protocol):
+    """Accounts, reference data, credentials (hashes only), the event log and snapshots.
+
+    Every method is synchronous; a store object is used from one thread at a time.
+    Methods raise `Conflict`, `NotFound` or `StoreError`, and `ValueError` for
+    arguments that can never be valid (a non-positive id, an unknown role).
+    """
+
+    # accounts
+    def create_account(self, subdomain: str, timezone: str, plan: str) -> Account:
+        """Create an account; the subdomain is stored lowercase. Conflict if taken."""
+        ...
+
+    def get_account(self, subdomain: str) -> Account | None:
+        """The account with this subdomain (case-insensitive), or None."""
+        ...
+
+    def list_accounts(self) -> list[Account]:
+        """All accounts, ordered by id."""
+        ...
+
+    def update_account(
+        self, account_id: int, *, timezone: str | None = None, plan: str | None = None
+    ) -> Account:
+        """Change the given fields and return the account. NotFound if unknown."""
+        ...
+
+    # users
+    def create_user(self, account_id: int, user: NewUser) -> User:
+        """Create a user. Conflict on a duplicate id or email (case-insensitive)."""
+        ...
+
+    def get_user(self, account_id: int, user_id: int) -> User | None:
+        """The user with this id in the account, or None."""
+        ...
+
+    def find_user_by_email(self, account_id: int, email: str) -> User | None:
+        """The user with this email in the account (case-insensitive), or None."""
+        ...
+
+    def list_users(self, account_id: int) -> list[User]:
+        """The account's users, ordered by id."""
+        ...
+
+    # groups, memberships, phone numbers
+    def create_group(self, account_id: int, group_id: int | None, name: str) -> Group:
+        """Create a group (id None = next free id). Conflict on a duplicate id."""
+        ...
+
+    def list_groups(self, account_id: int) -> list[Group]:
+        """The account's groups, ordered by id."""
+        ...
+
+    def add_membership(self, account_id: int, group_id: int, user_id: int) -> Membership:
+        """Add a user to a group. NotFound for an unknown group or user; Conflict if a member."""
+        ...
+
+    def list_memberships(self, account_id: int) -> list[Membership]:
+        """The account's memberships, ordered by id."""
+        ...
+
+    def create_phone_number(
+        self, account_id: int, phone_number_id: int | None, number: str, name: str
+    ) -> PhoneNumber:
+        """Create a phone number (id None = next free id). Conflict on a duplicate id."""
+        ...
+
+    def list_phone_numbers(self, account_id: int) -> list[PhoneNumber]:
+        """The account's phone numbers, ordered by id."""
+        ...
+
+    # credentials
+    def create_api_token(
+        self, account_id: int, user_id: int, prefix: str, token_hash: str, description: str
+    ) -> ApiToken:
+        """Store a token's lookup prefix and hash for a user. NotFound if the user is unknown."""
+        ...
+
+    def list_api_tokens(self, account_id: int, user_id: int) -> list[ApiToken]:
+        """The user's tokens, ordered by id."""
+        ...
+
+    def find_token_by_prefix(self, prefix: str) -> list[ApiToken]:
+        """Tokens of any account with this prefix (usually one), for a bearer lookup."""
+        ...
+
+    # event log
+    def append_events(self, account_id: int, events: list[tuple[str, str]]) -> int:
+        """Append (event_id, body_json) pairs in one durable transaction; return the last seq.
+
+        All or nothing: Conflict if any id is already in the account's log (or repeated
+        in the batch), and then nothing of the batch is stored. An empty list stores
+        nothing and returns log_head(account_id).
+        """
+        ...
+
+    def find_events(self, account_id: int, event_ids: list[str]) -> dict[str, str]:
+        """event_id -> body_json for those of the ids that are in the account's log."""
+        ...
+
+    def read_events(self, account_id: int, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        """Up to `limit` (seq, body_json) of the account with seq > after_seq, by seq."""
+        ...
+
+    def log_head(self, account_id: int) -> int:
+        """The highest seq of the account's log; 0 when empty."""
+        ...
+
+    # snapshots
+    def save_snapshot(self, account_id: int, seq: int, version: str, blob: bytes) -> None:
+        """Store the account's projection snapshot covering the log up to seq (replaces)."""
+        ...
+
+    def load_snapshot(self, account_id: int, version: str) -> tuple[int, bytes] | None:
+        """(seq, blob) of the account's snapshot if it has this version, else None."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources; calling it twice is harmless."""
+        ...

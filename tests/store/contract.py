@@ -1,0 +1,443 @@
+"""The one Store contract suite; each store's test module subclasses StoreContract.
+
+A subclass provides one fixture, `store_url`: a URL that `open_store` opens, naming
+a fresh, empty store for each test that can be opened again (by this process or
+another) to see the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from talkstats.store import (
+    Account,
+    ApiToken,
+    Conflict,
+    Group,
+    Membership,
+    NewUser,
+    NotFound,
+    PhoneNumber,
+    Store,
+    StoreError,
+    User,
+    open_store,
+)
+
+
+def new_user(user_id: int | None, email: str, role: str = "agent", name: str = "Agent") -> NewUser:
+    return NewUser(
+        id=user_id, name=name, email=email, role=role, password_hash=None, avatar_url=None
+    )
+
+
+def events(*ids: str) -> list[tuple[str, str]]:
+    return [(i, json.dumps({"id": i, "type": "agent.state_changed"})) for i in ids]
+
+
+# Run in a child process: append a batch, report the seq, then block until killed.
+APPEND_THEN_WAIT = """
+import sys
+from talkstats.store import open_store
+url, account_id, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+store = open_store(url)
+seq = store.append_events(account_id, [(f"k{i}", '{"i": %d}' % i) for i in range(n)])
+print(seq, flush=True)
+sys.stdin.read()
+"""
+
+
+class StoreContract:
+    """Every behaviour of the Store protocol; subclass and provide `store_url`."""
+
+    @pytest.fixture
+    def store_url(self) -> str:
+        raise NotImplementedError("a store's test class provides the store_url fixture")
+
+    @pytest.fixture
+    def reopen(self, store_url: str) -> Iterator[Callable[[], Store]]:
+        """Open another handle on the same store; all are closed after the test."""
+        opened: list[Store] = []
+
+        def _open() -> Store:
+            opened.append(open_store(store_url))
+            return opened[-1]
+
+        yield _open
+        for s in opened:
+            s.close()
+
+    @pytest.fixture
+    def store(self, reopen: Callable[[], Store]) -> Store:
+        return reopen()
+
+    @pytest.fixture
+    def acme(self, store: Store) -> Account:
+        return store.create_account("acme", "Europe/Paris", "professional")
+
+    @pytest.fixture
+    def other(self, store: Store) -> Account:
+        return store.create_account("other", "UTC", "team")
+
+    # -- accounts ------------------------------------------------------------
+
+    def test_create_and_get_account(self, store: Store) -> None:
+        created = store.create_account("Acme", "Europe/Paris", "team")
+        assert created == Account(created.id, "acme", "Europe/Paris", "team")
+        assert store.get_account("acme") == created
+        assert store.get_account("ACME") == created
+
+    def test_get_unknown_account_is_none(self, store: Store) -> None:
+        assert store.get_account("nobody") is None
+
+    def test_subdomains_are_unique_case_insensitively(self, store: Store, acme: Account) -> None:
+        with pytest.raises(Conflict, match="acme"):
+            store.create_account("ACME", "UTC", "team")
+        assert store.list_accounts() == [acme]
+
+    def test_empty_subdomain_is_refused(self, store: Store) -> None:
+        with pytest.raises(ValueError):
+            store.create_account("", "UTC", "team")
+
+    def test_list_accounts_by_id(self, store: Store) -> None:
+        b = store.create_account("b", "UTC", "team")
+        a = store.create_account("a", "UTC", "team")
+        assert store.list_accounts() == [b, a]
+        assert b.id < a.id
+
+    def test_update_account(self, store: Store, acme: Account) -> None:
+        assert store.update_account(acme.id, plan="team").plan == "team"
+        updated = store.update_account(acme.id, timezone="America/New_York")
+        assert updated == Account(acme.id, "acme", "America/New_York", "team")
+        assert store.update_account(acme.id) == updated
+        assert store.get_account("acme") == updated
+
+    def test_update_unknown_account(self, store: Store) -> None:
+        with pytest.raises(NotFound, match="account 404"):
+            store.update_account(404, plan="team")
+
+    # -- users ---------------------------------------------------------------
+
+    def test_create_and_get_user(self, store: Store, acme: Account) -> None:
+        new = NewUser(7, "Ann", "ann@acme.test", "admin", "$argon2id$x", "https://a/ann.png")
+        user = store.create_user(acme.id, new)
+        assert user == User(
+            7, acme.id, "Ann", "ann@acme.test", "admin", "$argon2id$x", "https://a/ann.png"
+        )
+        assert store.get_user(acme.id, 7) == user
+        assert store.get_user(acme.id, 8) is None
+
+    def test_user_ids_are_assigned_from_one_then_max_plus_one(
+        self, store: Store, acme: Account
+    ) -> None:
+        assert store.create_user(acme.id, new_user(None, "a@x.test")).id == 1
+        assert store.create_user(acme.id, new_user(10, "b@x.test")).id == 10
+        assert store.create_user(acme.id, new_user(None, "c@x.test")).id == 11
+
+    def test_duplicate_user_id_conflicts(self, store: Store, acme: Account) -> None:
+        store.create_user(acme.id, new_user(5, "a@x.test"))
+        with pytest.raises(Conflict, match="user id 5"):
+            store.create_user(acme.id, new_user(5, "b@x.test"))
+        assert store.find_user_by_email(acme.id, "b@x.test") is None
+
+    def test_duplicate_email_conflicts_case_insensitively(
+        self, store: Store, acme: Account
+    ) -> None:
+        store.create_user(acme.id, new_user(None, "Ann@X.test"))
+        with pytest.raises(Conflict, match="ann@x.TEST"):
+            store.create_user(acme.id, new_user(None, "ann@x.TEST"))
+        assert len(store.list_users(acme.id)) == 1
+
+    def test_find_user_by_email(self, store: Store, acme: Account) -> None:
+        user = store.create_user(acme.id, new_user(None, "Ann@X.test"))
+        assert user.email == "Ann@X.test"
+        assert store.find_user_by_email(acme.id, "ann@x.test") == user
+        assert store.find_user_by_email(acme.id, "ANN@X.TEST") == user
+        assert store.find_user_by_email(acme.id, "bob@x.test") is None
+
+    def test_list_users_by_id(self, store: Store, acme: Account) -> None:
+        for user_id in (5, 2, 9):
+            store.create_user(acme.id, new_user(user_id, f"u{user_id}@x.test"))
+        assert [u.id for u in store.list_users(acme.id)] == [2, 5, 9]
+
+    def test_user_in_unknown_account(self, store: Store) -> None:
+        with pytest.raises(NotFound, match="account 404"):
+            store.create_user(404, new_user(None, "a@x.test"))
+
+    def test_invalid_users_are_refused(self, store: Store, acme: Account) -> None:
+        with pytest.raises(ValueError, match="role"):
+            store.create_user(acme.id, new_user(None, "a@x.test", role="owner"))
+        with pytest.raises(ValueError, match="positive"):
+            store.create_user(acme.id, new_user(0, "a@x.test"))
+        assert store.list_users(acme.id) == []
+
+    def test_users_are_per_account(self, store: Store, acme: Account, other: Account) -> None:
+        a = store.create_user(acme.id, new_user(1, "same@x.test", name="A"))
+        b = store.create_user(other.id, new_user(1, "same@x.test", name="B"))
+        assert store.list_users(acme.id) == [a]
+        assert store.list_users(other.id) == [b]
+        assert store.get_user(other.id, 1) == b
+        assert store.find_user_by_email(acme.id, "same@x.test") == a
+        assert store.create_user(other.id, new_user(None, "c@x.test")).id == 2
+
+    # -- groups, memberships, phone numbers ------------------------------------
+
+    def test_groups(self, store: Store, acme: Account, other: Account) -> None:
+        assert store.create_group(acme.id, None, "Support") == Group(1, "Support")
+        assert store.create_group(acme.id, 20, "Sales") == Group(20, "Sales")
+        assert store.create_group(acme.id, None, "Billing") == Group(21, "Billing")
+        with pytest.raises(Conflict, match="group id 20"):
+            store.create_group(acme.id, 20, "Again")
+        assert store.create_group(other.id, 20, "Theirs") == Group(20, "Theirs")
+        assert [g.id for g in store.list_groups(acme.id)] == [1, 20, 21]
+        assert store.list_groups(other.id) == [Group(20, "Theirs")]
+        with pytest.raises(NotFound):
+            store.create_group(404, None, "x")
+
+    def test_memberships(self, store: Store, acme: Account) -> None:
+        store.create_group(acme.id, 3, "Support")
+        store.create_group(acme.id, 4, "Sales")
+        store.create_user(acme.id, new_user(9, "a@x.test"))
+        first = store.add_membership(acme.id, 3, 9)
+        second = store.add_membership(acme.id, 4, 9)
+        assert first == Membership(1, 3, 9)
+        assert second == Membership(2, 4, 9)
+        assert store.list_memberships(acme.id) == [first, second]
+
+    def test_membership_of_unknown_group_or_user(self, store: Store, acme: Account) -> None:
+        store.create_group(acme.id, 3, "Support")
+        store.create_user(acme.id, new_user(9, "a@x.test"))
+        with pytest.raises(NotFound, match="group 4"):
+            store.add_membership(acme.id, 4, 9)
+        with pytest.raises(NotFound, match="user 8"):
+            store.add_membership(acme.id, 3, 8)
+        assert store.list_memberships(acme.id) == []
+
+    def test_membership_across_accounts_is_not_found(
+        self, store: Store, acme: Account, other: Account
+    ) -> None:
+        store.create_group(acme.id, 3, "Support")
+        store.create_user(other.id, new_user(9, "a@x.test"))
+        with pytest.raises(NotFound, match="user 9"):
+            store.add_membership(acme.id, 3, 9)
+
+    def test_duplicate_membership_conflicts(self, store: Store, acme: Account) -> None:
+        store.create_group(acme.id, 3, "Support")
+        store.create_user(acme.id, new_user(9, "a@x.test"))
+        store.add_membership(acme.id, 3, 9)
+        with pytest.raises(Conflict, match="user 9 .* group 3"):
+            store.add_membership(acme.id, 3, 9)
+        assert len(store.list_memberships(acme.id)) == 1
+
+    def test_phone_numbers(self, store: Store, acme: Account, other: Account) -> None:
+        main = store.create_phone_number(acme.id, None, "+15550100", "Main")
+        assert main == PhoneNumber(1, "+15550100", "Main")
+        assert store.create_phone_number(acme.id, 7, "+15550107", "Sales").id == 7
+        assert store.create_phone_number(acme.id, None, "+15550108", "Billing").id == 8
+        with pytest.raises(Conflict, match="phone number id 7"):
+            store.create_phone_number(acme.id, 7, "+15550199", "Dup")
+        assert [p.id for p in store.list_phone_numbers(acme.id)] == [1, 7, 8]
+        assert store.list_phone_numbers(other.id) == []
+
+    # -- credentials ---------------------------------------------------------
+
+    def test_api_tokens(self, store: Store, acme: Account) -> None:
+        store.create_user(acme.id, new_user(9, "a@x.test", role="admin"))
+        token = store.create_api_token(acme.id, 9, "ts_abcdefghi", "$argon2id$h", "ingest")
+        assert token == ApiToken(token.id, acme.id, 9, "ts_abcdefghi", "$argon2id$h", "ingest")
+        second = store.create_api_token(acme.id, 9, "ts_zzzzzzzzz", "$argon2id$i", "")
+        assert store.list_api_tokens(acme.id, 9) == [token, second]
+        assert store.find_token_by_prefix("ts_abcdefghi") == [token]
+        assert store.find_token_by_prefix("ts_nothing00") == []
+
+    def test_token_for_unknown_user(self, store: Store, acme: Account) -> None:
+        with pytest.raises(NotFound, match="user 9"):
+            store.create_api_token(acme.id, 9, "ts_abcdefghi", "h", "")
+
+    def test_tokens_are_per_account(self, store: Store, acme: Account, other: Account) -> None:
+        store.create_user(acme.id, new_user(9, "a@x.test"))
+        store.create_user(other.id, new_user(9, "a@x.test"))
+        mine = store.create_api_token(acme.id, 9, "ts_samesame00", "h1", "")
+        theirs = store.create_api_token(other.id, 9, "ts_samesame00", "h2", "")
+        assert store.list_api_tokens(acme.id, 9) == [mine]
+        assert store.list_api_tokens(other.id, 9) == [theirs]
+        # a prefix lookup spans accounts; the caller checks account and hash
+        assert store.find_token_by_prefix("ts_samesame00") == [mine, theirs]
+
+    # -- event log -----------------------------------------------------------
+
+    def test_append_and_read(self, store: Store, acme: Account) -> None:
+        assert store.log_head(acme.id) == 0
+        batch = events("e1", "e2", "e3")
+        last = store.append_events(acme.id, batch)
+        assert store.log_head(acme.id) == last
+        read = store.read_events(acme.id, 0, 100)
+        assert [body for _, body in read] == [body for _, body in batch]
+        seqs = [seq for seq, _ in read]
+        assert seqs == sorted(seqs) and len(set(seqs)) == 3 and seqs[-1] == last
+
+    def test_seq_is_global_and_increasing(
+        self, store: Store, acme: Account, other: Account
+    ) -> None:
+        a1 = store.append_events(acme.id, events("e1"))
+        b1 = store.append_events(other.id, events("e1"))
+        a2 = store.append_events(acme.id, events("e2", "e3"))
+        assert a1 < b1 < a2
+        assert store.log_head(acme.id) == a2
+        assert store.log_head(other.id) == b1
+
+    def test_bodies_round_trip_exactly(self, store: Store, acme: Account) -> None:
+        body = '{"id":"é","note":"\\u2603 ☃ \\"q\\"","n":1.50}'
+        store.append_events(acme.id, [("é", body)])
+        assert store.read_events(acme.id, 0, 1)[0][1] == body
+        assert store.find_events(acme.id, ["é"]) == {"é": body}
+
+    def test_empty_append_returns_head(self, store: Store, acme: Account) -> None:
+        assert store.append_events(acme.id, []) == 0
+        last = store.append_events(acme.id, events("e1"))
+        assert store.append_events(acme.id, []) == last
+
+    def test_append_to_unknown_account(self, store: Store) -> None:
+        with pytest.raises(NotFound, match="account 404"):
+            store.append_events(404, events("e1"))
+
+    def test_append_with_logged_id_stores_nothing(self, store: Store, acme: Account) -> None:
+        head = store.append_events(acme.id, events("e1", "e2"))
+        with pytest.raises(Conflict, match="'e2'"):
+            store.append_events(acme.id, events("e3", "e4", "e2", "e5"))
+        assert store.log_head(acme.id) == head
+        assert store.find_events(acme.id, ["e3", "e4", "e5"]) == {}
+        assert len(store.read_events(acme.id, 0, 100)) == 2
+        # the store is still usable after the failed transaction
+        assert store.append_events(acme.id, events("e3")) > head
+
+    def test_append_with_repeated_id_stores_nothing(self, store: Store, acme: Account) -> None:
+        with pytest.raises(Conflict, match="'x'"):
+            store.append_events(acme.id, events("w", "x", "y", "x"))
+        assert store.log_head(acme.id) == 0
+        assert store.read_events(acme.id, 0, 10) == []
+
+    def test_event_ids_are_per_account(self, store: Store, acme: Account, other: Account) -> None:
+        store.append_events(acme.id, [("e1", '"a"')])
+        store.append_events(other.id, [("e1", '"b"')])
+        assert store.find_events(acme.id, ["e1"]) == {"e1": '"a"'}
+        assert store.find_events(other.id, ["e1"]) == {"e1": '"b"'}
+        assert [b for _, b in store.read_events(acme.id, 0, 10)] == ['"a"']
+        assert [b for _, b in store.read_events(other.id, 0, 10)] == ['"b"']
+
+    def test_find_events(self, store: Store, acme: Account) -> None:
+        store.append_events(acme.id, events("e1", "e2"))
+        found = store.find_events(acme.id, ["e2", "nope", "e2"])
+        assert found == {"e2": dict(events("e2"))["e2"]}
+        assert store.find_events(acme.id, []) == {}
+
+    def test_find_many_events(self, store: Store, acme: Account) -> None:
+        ids = [f"e{i}" for i in range(2500)]
+        store.append_events(acme.id, events(*ids))
+        wanted = ids[::2] + [f"missing{i}" for i in range(1000)]
+        assert set(store.find_events(acme.id, wanted)) == set(ids[::2])
+
+    def test_read_events_pages_by_seq(self, store: Store, acme: Account, other: Account) -> None:
+        for i in range(5):
+            store.append_events(acme.id, events(f"a{i}"))
+            store.append_events(other.id, events(f"b{i}"))
+        page1 = store.read_events(acme.id, 0, 2)
+        page2 = store.read_events(acme.id, page1[-1][0], 2)
+        page3 = store.read_events(acme.id, page2[-1][0], 2)
+        assert [len(p) for p in (page1, page2, page3)] == [2, 2, 1]
+        everything = store.read_events(acme.id, 0, 100)
+        assert page1 + page2 + page3 == everything
+        assert [json.loads(b)["id"] for _, b in everything] == [f"a{i}" for i in range(5)]
+        assert store.read_events(acme.id, everything[-1][0], 100) == []
+        assert store.read_events(acme.id, 0, 0) == []
+
+    # -- snapshots -----------------------------------------------------------
+
+    def test_snapshot_round_trip(self, store: Store, acme: Account, other: Account) -> None:
+        assert store.load_snapshot(acme.id, "v1") is None
+        store.save_snapshot(acme.id, 42, "v1", b"\x00blob\xff")
+        assert store.load_snapshot(acme.id, "v1") == (42, b"\x00blob\xff")
+        assert store.load_snapshot(other.id, "v1") is None
+
+    def test_snapshot_of_another_version_is_none(self, store: Store, acme: Account) -> None:
+        store.save_snapshot(acme.id, 42, "v1", b"old")
+        assert store.load_snapshot(acme.id, "v2") is None
+
+    def test_snapshot_is_replaced(self, store: Store, acme: Account) -> None:
+        store.save_snapshot(acme.id, 42, "v1", b"old")
+        store.save_snapshot(acme.id, 50, "v2", b"new")
+        assert store.load_snapshot(acme.id, "v2") == (50, b"new")
+        assert store.load_snapshot(acme.id, "v1") is None
+
+    def test_snapshot_of_unknown_account(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.save_snapshot(404, 1, "v1", b"x")
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def test_reopen_finds_everything(self, reopen: Callable[[], Store]) -> None:
+        store = reopen()
+        acme = store.create_account("acme", "Europe/Paris", "professional")
+        user = store.create_user(acme.id, new_user(None, "a@x.test"))
+        group = store.create_group(acme.id, None, "Support")
+        membership = store.add_membership(acme.id, group.id, user.id)
+        number = store.create_phone_number(acme.id, None, "+15550100", "Main")
+        token = store.create_api_token(acme.id, user.id, "ts_abcdefghi", "h", "d")
+        head = store.append_events(acme.id, events("e1", "e2"))
+        store.save_snapshot(acme.id, head, "v1", b"snap")
+        logged = store.read_events(acme.id, 0, 10)
+        store.close()
+
+        again = reopen()
+        assert again.list_accounts() == [acme]
+        assert again.list_users(acme.id) == [user]
+        assert again.list_groups(acme.id) == [group]
+        assert again.list_memberships(acme.id) == [membership]
+        assert again.list_phone_numbers(acme.id) == [number]
+        assert again.find_token_by_prefix("ts_abcdefghi") == [token]
+        assert again.read_events(acme.id, 0, 10) == logged
+        assert again.log_head(acme.id) == head
+        assert again.load_snapshot(acme.id, "v1") == (head, b"snap")
+        assert again.create_user(acme.id, new_user(None, "b@x.test")).id == user.id + 1
+        assert again.append_events(acme.id, events("e3")) > head
+
+    def test_two_handles_see_each_other(self, reopen: Callable[[], Store]) -> None:
+        writer, reader = reopen(), reopen()
+        acme = writer.create_account("acme", "UTC", "team")
+        head = writer.append_events(acme.id, events("e1"))
+        assert reader.log_head(acme.id) == head
+        with pytest.raises(Conflict):
+            reader.append_events(acme.id, events("e1"))
+
+    def test_close_twice_and_use_after_close(self, store: Store) -> None:
+        store.close()
+        store.close()
+        with pytest.raises(StoreError):
+            store.list_accounts()
+
+    def test_acknowledged_append_survives_sigkill(
+        self, store_url: str, reopen: Callable[[], Store]
+    ) -> None:
+        setup = reopen()
+        account = setup.create_account("acme", "UTC", "team")
+        setup.close()
+        argv = [sys.executable, "-c", APPEND_THEN_WAIT, store_url, str(account.id), "500"]
+        with subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ) as child:
+            assert child.stdout is not None
+            acknowledged = child.stdout.readline()
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        assert child.returncode == -signal.SIGKILL
+        assert acknowledged.strip(), "the child died before append_events returned"
+        store = reopen()
+        assert store.log_head(account.id) == int(acknowledged)
+        logged = store.read_events(account.id, 0, 1000)
+        assert [json.loads(body)["i"] for _, body in logged] == list(range(500))

@@ -1,0 +1,107 @@
+"""Settings: declared once as data, built once at start-up.
+
+Precedence: explicit overrides (command-line flags) > ``TALKSTATS_<NAME>`` environment
+variables > defaults. Nothing reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: its name, default and the help shown in docs and --help."""
+
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "TALKSTATS_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("database_url", "sqlite:///./talkstats.db", "Where the event log lives (sqlite:///PATH)."),
+    Setting("host", "127.0.0.1", "Address the HTTP server listens on."),
+    Setting("port", 8080, "Port the HTTP server listens on."),
+    Setting(
+        "default_account",
+        None,
+        "Subdomain that serves requests whose Host names no account "
+        "(default: the only account, if there is exactly one).",
+    ),
+    Setting("max_request_bytes", 32 * 1024 * 1024, "Largest request body accepted (413 above)."),
+    Setting("max_batch_events", 10_000, "Most events accepted in one ingestion request."),
+    Setting(
+        "rate_limit_talk",
+        15_000,
+        "Requests per window to all Talk endpoints together, per account (0 lifts the limit).",
+    ),
+    Setting(
+        "rate_limit_queue_activity",
+        2_500,
+        "Requests per window to current_queue_activity, per account (0 lifts the limit).",
+    ),
+    Setting("rate_limit_window_seconds", 300, "Length of the rate-limit window in seconds."),
+    Setting(
+        "snapshot_every_events",
+        200_000,
+        "Accepted events between projection snapshots (restart replays at most this many).",
+    ),
+    Setting("log_level", "info", "Server log level (debug, info, warning, error)."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The typed settings object handed to the service and the API."""
+
+    database_url: str = "sqlite:///./talkstats.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    default_account: str | None = None
+    max_request_bytes: int = 32 * 1024 * 1024
+    max_batch_events: int = 10_000
+    rate_limit_talk: int = 15_000
+    rate_limit_queue_activity: int = 2_500
+    rate_limit_window_seconds: int = 300
+    snapshot_every_events: int = 200_000
+    log_level: str = "info"
+
+
+def _convert(name: str, raw: str, like: Any) -> Any:
+    if isinstance(like, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(like, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{_BY_NAME[name].env} must be an integer, got {raw!r}") from None
+    return raw or None if like is None else raw
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build Settings from overrides (None values ignored), the environment and defaults."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _convert(setting.name, env[setting.env], setting.default)
+    for name, value in (overrides or {}).items():
+        if name not in _BY_NAME:
+            raise ValueError(f"unknown setting {name!r}")
+        if value is not None:
+            values[name] = value
+    return Settings(**values)
+
+
+assert {f.name for f in fields(Settings)} == set(_BY_NAME), "every setting is declared once"

@@ -60,9 +60,9 @@ class Unavailable(Exception):
     """The log could not be written; nothing of the batch was acknowledged."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventOutcome:
-    """What happened to one event of a batch."""
+    """What happened to one event of a batch (not frozen: one is built per event)."""
 
     index: int
     id: str | None
@@ -341,13 +341,16 @@ class Talkstats:
         projection = runtime.projection
         server_now = self.clock()
         parsed: list[Event | EventRejected] = []
+        ids: set[str] = set()
         for obj in objs:
             try:
-                parsed.append(parse_event(obj))
+                event = parse_event(obj)
             except EventRejected as exc:
                 parsed.append(exc)
-        ids = list({e.id for e in parsed if isinstance(e, Event)})
-        stored = self.store.find_events(account.id, ids) if ids else {}
+            else:
+                parsed.append(event)
+                ids.add(event.id)
+        stored = self.store.find_events(account.id, list(ids)) if ids else {}
         in_batch: dict[str, Event] = {}
         rows: list[tuple[str, str]] = []
         results: list[EventOutcome] = []

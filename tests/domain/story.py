@@ -5,18 +5,22 @@
     s.at("09:01:00").call("c1", "started", direction="inbound", phone_number_id=10)
     s.now("10:00:00")
     assert s.overview()["total_calls"] == 1
+
+``s.reject(event)`` sends an event that must be rejected and asserts that the
+projection's pickled state did not change; ``s.outbound(...)`` starts an outbound call.
 """
 
 from __future__ import annotations
 
 import itertools
+import pickle
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from talkstats.domain import stats
 from talkstats.domain.directory import AgentInfo, Directory
-from talkstats.domain.events import Event, parse_event
+from talkstats.domain.events import Event, EventRejected, parse_event
 from talkstats.domain.projection import AccountProjection
 from talkstats.domain.timeutil import instant_from_datetime
 
@@ -50,20 +54,28 @@ class Story:
         self.events: list[Event] = []
         self.raw: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
+        self._time_text = self.iso("00:00:00")
         self._time = self.instant("00:00:00")
         self._now = self._time
 
     # --- time -------------------------------------------------------------------
-    def instant(self, clock: str, day: str | None = None) -> int:
-        """Local wall time ("09:15:02.5", optionally on another day) -> ns."""
+    def _local(self, clock: str, day: str | None) -> tuple[datetime, str]:
+        """The whole-second local datetime and the fraction digits (up to 9) of a clock."""
         d = date.fromisoformat(day) if day else self.day
-        t = datetime.fromisoformat(f"{d.isoformat()}T{clock}").replace(tzinfo=self.zone)
-        return instant_from_datetime(t)
+        whole, _, fraction = clock.partition(".")
+        t = datetime.fromisoformat(f"{d.isoformat()}T{whole}").replace(tzinfo=self.zone)
+        return t, fraction
+
+    def instant(self, clock: str, day: str | None = None) -> int:
+        """Local wall time ("09:15:02.5", "09:15:02.000000001", optionally on another
+        day) -> ns. An ambiguous wall time (DST fall-back) means its first occurrence."""
+        t, fraction = self._local(clock, day)
+        return instant_from_datetime(t) + (int(fraction.ljust(9, "0")) if fraction else 0)
 
     def iso(self, clock: str, day: str | None = None) -> str:
-        d = date.fromisoformat(day) if day else self.day
-        t = datetime.fromisoformat(f"{d.isoformat()}T{clock}").replace(tzinfo=self.zone)
-        return t.isoformat()
+        t, fraction = self._local(clock, day)
+        text = t.isoformat()  # 2026-11-26T09:15:02+01:00
+        return f"{text[:19]}.{fraction}{text[19:]}" if fraction else text
 
     def at(self, clock: str, day: str | None = None) -> Story:
         self._time_text = self.iso(clock, day)
@@ -96,6 +108,27 @@ class Story:
     def inbound(self, call_id: str, phone_number_id: int = 10, **fields: Any) -> Story:
         return self.call(call_id, "started", direction="inbound",
                          phone_number_id=phone_number_id, **fields)
+
+    def outbound(self, call_id: str, agent_id: int, phone_number_id: int = 10,
+                 **fields: Any) -> Story:
+        return self.call(call_id, "started", direction="outbound",
+                         phone_number_id=phone_number_id, agent_id=agent_id, **fields)
+
+    def snapshot(self) -> bytes:
+        """The projection's whole state as bytes (what a snapshot would store)."""
+        return pickle.dumps(self.projection)
+
+    def reject(self, obj: dict[str, Any]) -> EventRejected:
+        """Send an event that must be rejected; assert the projection did not change."""
+        before = self.snapshot()
+        count = len(self.events)
+        try:
+            self.send(obj)
+        except EventRejected as exc:
+            assert self.snapshot() == before, "a rejected event changed the projection"
+            assert len(self.events) == count
+            return exc
+        raise AssertionError(f"event was accepted: {obj}")
 
     # --- reads --------------------------------------------------------------------
     @property

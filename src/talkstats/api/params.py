@@ -8,9 +8,10 @@ them).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 from datetime import date
+from typing import TypeVar
 from urllib.parse import unquote, urlencode
 
 from starlette.requests import Request
@@ -93,7 +94,7 @@ def page_url(request: Request, number: int) -> str:
 
 
 def paginated(
-    request: Request, key: str, rows: list[object], count: int, p: Page
+    request: Request, key: str, rows: Sequence[object], count: int, p: Page
 ) -> dict[str, object]:
     """``{key: rows, "count", "next_page", "previous_page"}`` for page ``p`` of ``count``."""
     last = max(1, -(-count // p.size))

@@ -15,9 +15,12 @@ NS_PER_SECOND = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
 )
+# (date, hour and minute, offset) -> seconds since the epoch of that minute. Event times
+# cluster, so most parses hit this cache and skip the calendar arithmetic.
+_MINUTES: dict[tuple[str, str], int] = {}
+_MINUTES_LIMIT = 4096
 
 
 class InvalidInstant(ValueError):
@@ -34,22 +37,42 @@ def parse_instant(text: str) -> int:
         raise InvalidInstant(
             "must be an RFC 3339 instant with an offset, like 2026-11-26T09:15:02Z"
         )
-    year, month, day, hour, minute, second = (int(m.group(i)) for i in range(1, 7))
-    try:
-        base = datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidInstant(f"is not a valid date and time ({exc})") from None
+    minute_text, second_text, fraction, offset_text = m.groups()
+    key = (minute_text, offset_text)
+    minute = _MINUTES.get(key)
+    if minute is None:
+        minute = _minute_since_epoch(minute_text, offset_text)
+        if len(_MINUTES) >= _MINUTES_LIMIT:
+            _MINUTES.clear()
+        _MINUTES[key] = minute
+    second = int(second_text)
     if second > 59:
         raise InvalidInstant("has a seconds field above 59")
+    whole = (minute + second) * NS_PER_SECOND
+    if fraction:
+        return whole + int(fraction.ljust(9, "0"))
+    return whole
+
+
+def _minute_since_epoch(minute_text: str, offset_text: str) -> int:
+    try:
+        base = datetime(
+            int(minute_text[0:4]),
+            int(minute_text[5:7]),
+            int(minute_text[8:10]),
+            int(minute_text[11:13]),
+            int(minute_text[14:16]),
+            tzinfo=UTC,
+        )
+    except ValueError as exc:
+        raise InvalidInstant(f"is not a valid date and time ({exc})") from None
     offset = 0
-    if m.group(8) is None:
-        oh, om = int(m.group(10)), int(m.group(11))
-        if oh > 23 or om > 59:
+    if offset_text not in ("Z", "z"):
+        hours, minutes = int(offset_text[1:3]), int(offset_text[4:6])
+        if hours > 23 or minutes > 59:
             raise InvalidInstant("has an invalid UTC offset")
-        offset = (oh * 3600 + om * 60) * (1 if m.group(9) == "+" else -1)
-    whole = (base - _EPOCH) // timedelta(seconds=1) - offset
-    fraction = m.group(7) or ""
-    return whole * NS_PER_SECOND + (int(fraction.ljust(9, "0")) if fraction else 0)
+        offset = (hours * 3600 + minutes * 60) * (1 if offset_text[0] == "+" else -1)
+    return (base - _EPOCH) // timedelta(seconds=1) - offset
 
 
 def format_instant(ns: int) -> str:

@@ -1,0 +1,133 @@
+"""The per-request work before routing, as one pure ASGI middleware.
+
+In order: drop a ``.json`` suffix from the path (Zendesk clients send both forms);
+for ``/api/`` paths pick the account from the Host header (404 if none) and count the
+request against its rate limits (429 when over); refuse bodies larger than
+``max_request_bytes`` (413, by Content-Length up front and by counting the streamed
+body); put ``X-Rate-Limit`` / ``X-Rate-Limit-Remaining`` on whatever response goes out;
+and turn any exception nothing else handled into a 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..service import Talkstats
+from .auth import ACCOUNT
+from .errors import PayloadTooLarge, RecordNotFound, TooManyRequests, internal_error_response
+from .params import ORIGINAL_PATH
+from .ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, UNLIMITED
+
+log = logging.getLogger("talkstats.api")
+
+API_PREFIX = "/api/"
+QUEUE_ACTIVITY_PATH = "/api/v2/channels/voice/stats/current_queue_activity"
+_SUFFIX = ".json"
+_KEEP_SUFFIX = frozenset(("/openapi.json",))
+_TALK = (TALK,)
+_TALK_AND_QUEUE = (TALK, CURRENT_QUEUE_ACTIVITY)
+# Paths outside /api/ (health, docs) are not rate-limited: they say so in the headers.
+_UNLIMITED_HEADERS = [
+    (b"x-rate-limit", str(UNLIMITED).encode()),
+    (b"x-rate-limit-remaining", str(UNLIMITED).encode()),
+]
+
+
+class GateMiddleware:
+    """Path normalisation, tenancy, rate limits, size limit and the last-resort 500."""
+
+    def __init__(self, app: ASGIApp, service: Talkstats) -> None:
+        self.app = app
+        self.service = service
+        self.max_bytes = service.settings.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.endswith(_SUFFIX) and path not in _KEEP_SUFFIX:
+            scope = dict(scope)
+            scope[ORIGINAL_PATH] = path
+            scope["path"] = path = path[: -len(_SUFFIX)]
+            raw = scope.get("raw_path")
+            if raw is not None and raw.endswith(b".json"):
+                scope["raw_path"] = raw[:-5]
+
+        extra = _UNLIMITED_HEADERS
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        try:
+            if path.startswith(API_PREFIX):
+                account = self.service.resolve_account(_host(scope))
+                if account is None:
+                    await RecordNotFound().response()(scope, receive, send_with_headers)
+                    return
+                scope.setdefault("state", {})[ACCOUNT] = account
+                buckets = _TALK_AND_QUEUE if path == QUEUE_ACTIVITY_PATH else _TALK
+                decision = self.service.rate_limiter.hit(
+                    account.id, buckets, self.service.monotonic()
+                )
+                extra = [
+                    (b"x-rate-limit", str(decision.limit).encode()),
+                    (b"x-rate-limit-remaining", str(decision.remaining).encode()),
+                ]
+                if not decision.allowed:
+                    refusal = TooManyRequests(decision.retry_after).response()
+                    await refusal(scope, receive, send_with_headers)
+                    return
+            length = _content_length(scope)
+            if length is not None and length > self.max_bytes:
+                await self._too_large().response()(scope, receive, send_with_headers)
+                return
+            await self.app(scope, self._limited(receive), send_with_headers)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await internal_error_response()(scope, receive, send_with_headers)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The request body is larger than {self.max_bytes} bytes.")
+
+    def _limited(self, receive: Receive) -> Receive:
+        """``receive`` that raises PayloadTooLarge once the body passes the limit."""
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise self._too_large()
+            return message
+
+        return limited
+
+
+def _host(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            return str(value.decode("latin-1"))
+    server: Any = scope.get("server")
+    return str(server[0]) if server else None
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

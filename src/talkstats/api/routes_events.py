@@ -1,0 +1,126 @@
+"""Event ingestion (EVENTS.md): one event, ``{"events": [...]}``, or NDJSON.
+
+A NDJSON line that is not JSON is a rejected result at its index, not a failed
+request; blank lines are skipped and do not take an index. The batch runs in a worker
+thread under the projection lock (validation plus one fsynced append).
+"""
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from ..service import BatchOutcome, EventOutcome
+from .auth import Caller, dependencies
+from .bodies import read_json
+from .context import ApiContext
+from .errors import InvalidValue, PayloadTooLarge
+from .responses import json_response
+
+NDJSON_TYPES = frozenset(("application/x-ndjson", "application/ndjson", "application/jsonl"))
+
+
+class _BadLine:
+    """A NDJSON line that did not decode; it becomes a rejected result."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    _, admin = dependencies(ctx)
+    AdminCaller = Annotated[Caller, Depends(admin)]
+    service = ctx.service
+    most = service.settings.max_batch_events
+    r = APIRouter(tags=["Events"])
+
+    @r.post(
+        "/api/v2/channels/voice/events",
+        summary="Ingest events",
+        description=(
+            'Body: one event object, `{"events": [...]}` (1 to max_batch_events), or '
+            "NDJSON with `Content-Type: application/x-ndjson`. Every event gets a result."
+        ),
+    )
+    async def ingest(request: Request, caller: AdminCaller) -> Response:
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type in NDJSON_TYPES:
+            items = _ndjson(await request.body())
+        else:
+            items = _json_events(await read_json(request))
+        if not items:
+            raise InvalidValue(f"The request holds no events; send 1 to {most}.")
+        if len(items) > most:
+            raise PayloadTooLarge(
+                f"{len(items)} events in one request; at most {most} are accepted. Split the batch."
+            )
+        objs = [item for item in items if not isinstance(item, _BadLine)]
+        outcome = (
+            await ctx.write(service.ingest, caller.account, objs)
+            if objs
+            else BatchOutcome([], 0, 0, 0)
+        )
+        return json_response(_merge(items, outcome))
+
+    return r
+
+
+def _json_events(body: Any) -> list[Any]:
+    if isinstance(body, dict) and "events" in body:
+        events = body["events"]
+        if not isinstance(events, list):
+            raise InvalidValue('"events" must be a JSON array of event objects.')
+        return events
+    if isinstance(body, dict):
+        return [body]
+    raise InvalidValue('The body must be one event object or {"events": [...]}.')
+
+
+def _ndjson(raw: bytes) -> list[Any]:
+    items: list[Any] = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            items.append(_BadLine(f"line {number}: not valid JSON: {exc}"))
+    return items
+
+
+def _result(r: EventOutcome, index: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": index, "id": r.id, "status": r.status}
+    if r.status == "rejected":
+        out["error"] = r.error
+        out["field"] = r.field
+    return out
+
+
+def _merge(items: list[Any], outcome: BatchOutcome) -> dict[str, Any]:
+    """The service's results for the decodable items, with bad lines in their places."""
+    results = []
+    service_results = iter(outcome.results)
+    bad = 0
+    for index, item in enumerate(items):
+        if isinstance(item, _BadLine):
+            bad += 1
+            results.append(
+                {
+                    "index": index,
+                    "id": None,
+                    "status": "rejected",
+                    "error": item.message,
+                    "field": None,
+                }
+            )
+        else:
+            results.append(_result(next(service_results), index))
+    return {
+        "results": results,
+        "accepted": outcome.accepted,
+        "duplicates": outcome.duplicates,
+        "rejected": outcome.rejected + bad,
+    }

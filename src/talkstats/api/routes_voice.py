@@ -1,0 +1,99 @@
+"""Talk reference endpoints: agent availabilities, phone numbers, groups and users."""
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from ..domain import stats
+from ..domain.projection import ONLINE_STATES
+from ..service import BatchOutcome
+from . import bodies, params
+from . import representations as rep
+from .auth import Caller, dependencies
+from .context import ApiContext
+from .errors import Forbidden, RecordInvalid, RecordNotFound
+from .responses import json_response
+
+AGENT_STATES = (*sorted(ONLINE_STATES), "offline")
+VIA = ("client", "phone")
+
+
+def router(ctx: ApiContext) -> APIRouter:
+    agent, _ = dependencies(ctx)
+    AgentCaller = Annotated[Caller, Depends(agent)]
+    service = ctx.service
+    store = service.store
+    r = APIRouter(tags=["Talk"])
+
+    availability_path = "/api/v2/channels/voice/availabilities/{agent_id}"
+
+    @r.get(availability_path, summary="Show Availability")
+    async def get_availability(agent_id: int, caller: AgentCaller) -> Response:
+        async with ctx.lock:
+            p = service.projection(caller.account)
+            if agent_id not in p.directory.agents:
+                raise RecordNotFound()
+            body = stats.availability(p, agent_id)
+        return json_response({"availability": body})
+
+    @r.put(availability_path, summary="Update Availability")
+    async def put_availability(agent_id: int, request: Request, caller: AgentCaller) -> Response:
+        if not caller.is_admin and caller.user.id != agent_id:
+            raise Forbidden()  # an agent sets its own status; an admin anyone's
+        wanted = bodies.record(await bodies.read_json(request), "availability")
+        state = bodies.one_of(wanted, "agent_state", AGENT_STATES, default=None)
+        via = bodies.one_of(wanted, "via", VIA, default="") or None
+        async with ctx.lock:
+            p = service.projection(caller.account)
+            if agent_id not in p.directory.agents:
+                raise RecordNotFound()
+            current = stats.availability(p, agent_id)
+        if current["agent_state"] != state or (via is not None and current["via"] != via):
+            assert state is not None
+            outcome = await ctx.write(
+                service.set_availability, caller.account, agent_id, agent_state=state, via=via
+            )
+            _raise_if_rejected(outcome)
+        async with ctx.lock:
+            body = stats.availability(service.projection(caller.account), agent_id)
+        return json_response({"availability": body})
+
+    def listing(
+        path: str,
+        key: str,
+        load: Callable[[int], Sequence[Any]],
+        show: Callable[[str, Any], Any],
+        summary: str,
+    ) -> None:
+        @r.get(path, summary=summary, name=key)
+        async def list_records(
+            request: Request,
+            caller: AgentCaller,
+            page: str | None = None,
+            per_page: str | None = None,
+        ) -> Response:
+            pg = params.page(request)
+            records = await ctx.blocking(load, caller.account.id)
+            base = rep.base_url(request)
+            rows = [show(base, x) for x in pg.slice(list(records))]
+            return json_response(params.paginated(request, key, rows, len(records), pg))
+
+    listing(
+        "/api/v2/channels/voice/phone_numbers",
+        "phone_numbers",
+        store.list_phone_numbers,
+        rep.phone_number,
+        "List Phone Numbers",
+    )
+    listing("/api/v2/groups", "groups", store.list_groups, rep.group, "List Groups")
+    listing("/api/v2/users", "users", store.list_users, rep.user, "List Users")
+    return r
+
+
+def _raise_if_rejected(outcome: BatchOutcome) -> None:
+    for result in outcome.results:
+        if result.status == "rejected":
+            field = {"state": "agent_state"}.get(result.field or "", result.field or "base")
+            raise RecordInvalid(field, result.error or "rejected")

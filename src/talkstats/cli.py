@@ -1,0 +1,224 @@
+"""The `talkstats` command: serve, ingest, settings, and operator commands for accounts
+and reference data (cli_admin.py). `simulate` and `demo` come from the simulator
+package when it provides them.
+
+The composition root (settings -> store -> service, and the real clocks) is
+cli_root.py; every command goes through it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import click
+
+from talkstats.cli_admin import COMMANDS as ADMIN_COMMANDS
+from talkstats.cli_ingest import ingest
+from talkstats.cli_root import build_settings, compose, database_option, reports_errors
+from talkstats.config import SETTINGS, Settings, load_settings
+from talkstats.service import Talkstats
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="talkstats", prog_name="talkstats")
+def cli() -> None:
+    """talkstats: voice contact-center statistics behind the Zendesk Talk Stats API.
+
+    Settings come from flags, then TALKSTATS_* environment variables, then defaults
+    (`talkstats settings` lists them).
+    """
+
+
+# --- serve ------------------------------------------------------------------------------
+
+
+@cli.command()
+@database_option
+@click.option("--host", default=None, help="Listen address [env TALKSTATS_HOST; default 127.0.0.1].")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Listen port, 0 for any free port [env TALKSTATS_PORT; default 8080].",
+)
+@click.option(
+    "--default-account",
+    metavar="SUBDOMAIN",
+    default=None,
+    help="Account serving requests whose Host names none [env TALKSTATS_DEFAULT_ACCOUNT].",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default=None,
+    help="Log level [env TALKSTATS_LOG_LEVEL; default info].",
+)
+@reports_errors
+def serve(
+    database_url: str | None,
+    host: str | None,
+    port: int | None,
+    default_account: str | None,
+    log_level: str | None,
+) -> None:
+    """Run the HTTP server (one process: the statistics live in its memory).
+
+    SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish, projections are
+    snapshotted, the store is closed.
+    """
+    settings = build_settings(
+        database_url=database_url,
+        host=host,
+        port=port,
+        default_account=default_account,
+        log_level=log_level,
+    )
+    if settings.log_level not in LOG_LEVELS:
+        raise click.ClickException(
+            f"log level {settings.log_level!r}: use one of {', '.join(LOG_LEVELS)}"
+        )
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    service = compose(settings)
+    try:
+        run_server(service, settings)
+    finally:
+        service.close()
+    click.echo("talkstats stopped; projections snapshotted", err=True)
+
+
+def run_server(service: Talkstats, settings: Settings) -> None:
+    """Serve the API on settings.host:settings.port until SIGTERM / SIGINT.
+
+    The socket is bound here (not by uvicorn) so that the printed URL carries the real
+    port even for --port 0. One worker: the projections live in this process's memory.
+    """
+    import uvicorn
+
+    from talkstats.api.app import create_app
+
+    app = create_app(service)
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+        ) from None
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level,
+        lifespan="on",
+        workers=1,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    click.echo(f"talkstats listening on {_url(sock)}")
+    sys.stdout.flush()
+    with _stop_on_signals(server):
+        server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if sys.platform != "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@contextmanager
+def _stop_on_signals(server: Any) -> Iterator[None]:
+    """Our own SIGTERM/SIGINT handlers around uvicorn's.
+
+    uvicorn re-raises a captured signal after its graceful shutdown so the previous
+    handler can act on it. With the default handlers that would kill the process
+    before the projections are snapshotted, so the previous handler is this one: it
+    only asks the server to exit (which also covers a signal arriving during startup,
+    before uvicorn installs its own handlers).
+    """
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --- settings ---------------------------------------------------------------------------
+
+
+@cli.command("settings")
+@reports_errors
+def settings_command() -> None:
+    """Print every setting: environment variable, default, current value and help."""
+    current = load_settings()
+    for setting in SETTINGS:
+        click.echo(setting.name)
+        click.echo(f"  env:      {setting.env}")
+        click.echo(f"  default:  {_show(setting.default)}")
+        click.echo(f"  current:  {_show(getattr(current, setting.name))}")
+        click.echo(f"  help:     {setting.help}")
+
+
+def _show(value: object) -> str:
+    return "(none)" if value is None else str(value)
+
+
+# --- registration -----------------------------------------------------------------------
+
+
+def add_simulator_commands(group: click.Group) -> None:
+    """Add `simulate` and `demo` if the simulator package provides them (it may not yet)."""
+    try:
+        from talkstats.simulator.commands import (  # type: ignore[import-not-found,unused-ignore]
+            demo,
+            simulate,
+        )
+    except ModuleNotFoundError as exc:
+        if exc.name != "talkstats.simulator.commands":
+            raise  # the module exists but is broken: say so rather than hide the commands
+        return
+    group.add_command(simulate)
+    group.add_command(demo)
+
+
+for _command in (*ADMIN_COMMANDS, ingest):
+    cli.add_command(_command)
+add_simulator_commands(cli)
+
+
+def main() -> None:
+    """Console-script entry point (`talkstats`)."""
+    cli(prog_name="talkstats")

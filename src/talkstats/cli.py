@@ -44,7 +44,9 @@ def cli() -> None:
 
 @cli.command()
 @database_option
-@click.option("--host", default=None, help="Listen address [env TALKSTATS_HOST; default 127.0.0.1].")
+@click.option(
+    "--host", default=None, help="Listen address [env TALKSTATS_HOST; default 127.0.0.1]."
+)
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
@@ -214,11 +216,13 @@ def add_simulator_commands(group: click.Group) -> None:
     group.add_command(demo)
 
 
-for _command in (*ADMIN_COMMANDS, ingest):
-    cli.add_command(_command)
-add_simulator_commands(cli)
-
-
 def main() -> None:
     """Console-script entry point (`talkstats`)."""
     cli(prog_name="talkstats")
+
+
+for _command in (*ADMIN_COMMANDS, ingest):
+    cli.add_command(_command)
+# Last, so that talkstats.simulator.commands may import anything above from this module
+# (it should prefer talkstats.cli_root for the composition root, and run_server).
+add_simulator_commands(cli)

@@ -8,6 +8,7 @@ or an invalid value.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import click
 
@@ -101,8 +102,13 @@ def user() -> None:
 @click.option("--name", required=True, help="Display name.")
 @click.option("--email", required=True, help="Email, unique within the account.")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="Role.")
-@click.option("--id", "user_id", type=click.IntRange(min=1), default=None,
-              help="Zendesk user id to use [default: the next free id].")
+@click.option(
+    "--id",
+    "user_id",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Zendesk user id to use [default: the next free id].",
+)
 @click.option("--password", default=None, help="Password for Basic email:password auth.")
 @click.option("--avatar-url", default=None, help="Avatar shown in agents_activity.")
 @database_option
@@ -121,7 +127,12 @@ def user_create(
     with open_service(database_url=database_url) as service:
         acct = resolve_account(service, subdomain)
         created = service.create_user(
-            acct, name=name, email=email, role=role, id=user_id, password=password,
+            acct,
+            name=name,
+            email=email,
+            role=role,
+            id=user_id,
+            password=password,
             avatar_url=avatar_url,
         )
     click.echo(f"created user {created.id} {created.name} <{created.email}> ({created.role})")
@@ -135,8 +146,13 @@ def group() -> None:
 @group.command("create")
 @account_option
 @click.option("--name", required=True, help="Group name.")
-@click.option("--id", "group_id", type=click.IntRange(min=1), default=None,
-              help="Zendesk group id to use [default: the next free id].")
+@click.option(
+    "--id",
+    "group_id",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Zendesk group id to use [default: the next free id].",
+)
 @database_option
 @reports_errors
 def group_create(
@@ -166,7 +182,9 @@ def group_add_member(
                 f"user {user_id} is an {member.role}; only agents and admins join groups"
             )
         created = service.add_membership(acct, group_id=group_id, user_id=user_id)
-    click.echo(f"added user {created.user_id} to group {created.group_id} (membership {created.id})")
+    click.echo(
+        f"added user {created.user_id} to group {created.group_id} (membership {created.id})"
+    )
 
 
 @click.group("phone-number")
@@ -178,12 +196,20 @@ def phone_number() -> None:
 @account_option
 @click.option("--number", required=True, help="The number, e.g. +14155550100.")
 @click.option("--name", required=True, help="Display name, e.g. Support line.")
-@click.option("--id", "number_id", type=click.IntRange(min=1), default=None,
-              help="Zendesk phone number id to use [default: the next free id].")
+@click.option(
+    "--id",
+    "number_id",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Zendesk phone number id to use [default: the next free id].",
+)
 @database_option
 @reports_errors
 def phone_number_create(
-    subdomain: str | None, number: str, name: str, number_id: int | None,
+    subdomain: str | None,
+    number: str,
+    name: str,
+    number_id: int | None,
     database_url: str | None,
 ) -> None:
     """Create a phone number."""
@@ -215,11 +241,14 @@ def token_create(
         if owner is None:
             raise click.ClickException(f"no user with email {email!r} in account {acct.subdomain}")
         record, plain = service.create_api_token(acct, user_id=owner.id, description=description)
-    click.echo(f"created token {record.id} for {owner.email} ({owner.role}); store it now, it is not shown again:", err=True)
+    click.echo(
+        f"created token {record.id} for {owner.email} ({owner.role}); store it now, it is not shown again:",
+        err=True,
+    )
     click.echo(plain)
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

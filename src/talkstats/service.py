@@ -8,16 +8,19 @@ durable transaction, then acknowledge.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import orjson
 from argon2 import PasswordHasher
 
+import talkstats.domain as domain_package
 from talkstats.api.credentials import (
     Authenticator,
     hash_secret,
@@ -48,7 +51,20 @@ log = logging.getLogger("talkstats")
 Clock = Callable[[], int]
 Monotonic = Callable[[], float]
 
-SNAPSHOT_FORMAT = "projection-v1"
+def _domain_fingerprint() -> str:
+    """A digest of the domain's source: snapshots of another version are not trusted.
+
+    A snapshot is a pickle of domain objects; after any change to the domain code the
+    projection is rebuilt from the log instead (the log is the truth).
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(domain_package.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+SNAPSHOT_FORMAT = f"projection-{_domain_fingerprint()}"
 AGENT_ROLES = ("agent", "admin")
 _REPLAY_NOW = 2**62  # replayed events were checked against the clock when accepted
 _SUBDOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -87,6 +103,7 @@ class _Runtime:
     seq: int = 0  # last log position folded into the projection
     since_snapshot: int = 0
     checked_at: float = field(default=float("-inf"))
+    reference: tuple[int, ...] = ()  # store.reference_version when the directory was built
 
 
 def _snapshot_version(account: Account) -> str:
@@ -198,6 +215,7 @@ class Talkstats:
         return directory
 
     def _load(self, account: Account) -> _Runtime:
+        reference = self.store.reference_version(account.id)
         directory = self._directory(account)
         snapshot = self.store.load_snapshot(account.id, _snapshot_version(account))
         runtime: _Runtime | None = None
@@ -211,6 +229,7 @@ class Talkstats:
                 log.warning("snapshot of account %s unreadable; replaying the log", account.id)
         if runtime is None:
             runtime = _Runtime(AccountProjection(account.timezone, directory))
+        runtime.reference = reference
         self._catch_up(account, runtime)
         return runtime
 
@@ -234,6 +253,12 @@ class Talkstats:
         if runtime is None:
             runtime = self._runtimes[account.id] = self._load(account)
         elif fresh or self.monotonic() - runtime.checked_at > _LOG_CHECK_SECONDS:
+            # Another process (the CLI, another server) may have added reference data
+            # or events since we last looked.
+            reference = self.store.reference_version(account.id)
+            if reference != runtime.reference:
+                runtime.projection.directory = self._directory(account)
+                runtime.reference = reference
             if self.store.log_head(account.id) > runtime.seq:
                 self._catch_up(account, runtime)
             runtime.checked_at = self.monotonic()
@@ -260,8 +285,11 @@ class Talkstats:
             self.snapshot(account)
 
     def close(self) -> None:
+        """Snapshot every loaded projection (best effort), then close the store."""
         try:
             self.snapshot_all()
+        except StoreError as exc:  # a lost snapshot only costs a longer replay
+            log.warning("could not snapshot on close: %s", exc)
         finally:
             self.store.close()
 
@@ -336,8 +364,15 @@ class Talkstats:
     # --- events -------------------------------------------------------------------------------
 
     def ingest(self, account: Account, objs: Sequence[object]) -> BatchOutcome:
-        """Validate, append (one durable transaction) and acknowledge a batch of events."""
-        runtime = self._runtime(account, fresh=True)
+        """Validate, append (one durable transaction) and acknowledge a batch of events.
+
+        Raises Unavailable, with nothing acknowledged, when the store cannot be used.
+        """
+        try:
+            runtime = self._runtime(account, fresh=True)
+        except StoreError as exc:
+            log.error("the store of account %s cannot be read: %s", account.id, exc)
+            raise Unavailable("the event log cannot be read; retry later") from exc
         projection = runtime.projection
         server_now = self.clock()
         parsed: list[Event | EventRejected] = []
@@ -350,7 +385,10 @@ class Talkstats:
             else:
                 parsed.append(event)
                 ids.add(event.id)
-        stored = self.store.find_events(account.id, list(ids)) if ids else {}
+        try:
+            stored = self.store.find_events(account.id, list(ids)) if ids else {}
+        except StoreError as exc:
+            raise Unavailable("the event log cannot be read; retry later") from exc
         in_batch: dict[str, Event] = {}
         rows: list[tuple[str, str]] = []
         results: list[EventOutcome] = []

@@ -35,3 +35,13 @@ def test_openapi_and_docs(env: Env) -> None:
     assert "/api/v2/channels/voice/stats/account_overview" in paths
     assert "/api/v2/channels/voice/events" in paths
     assert env.client.get("/docs").status_code == 200
+
+
+def test_a_store_that_is_down_gives_503_not_500(env: Env) -> None:
+    env.service.store.close()  # the real store, unusable from now on
+
+    r = env.get("/api/v2/channels/voice/stats/account_overview.json")
+
+    assert r.status_code == 503
+    assert r.json()["error"] == "ServiceUnavailable"
+    assert "Traceback" not in r.text and "retry-after" in r.headers

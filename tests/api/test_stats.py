@@ -171,16 +171,13 @@ def test_golden_numbers_are_the_hand_computed_ones(env: Env) -> None:
 
 
 def test_team_plan_gets_base_fields_only(env: Env) -> None:
-    env.service.store.update_account(env.acme.id, plan="team")
-    env.service._accounts.clear()  # the service caches accounts; drop the professional copy
-    env.service._accounts_loaded_at = float("-inf")
-    o = env.get(f"{STATS}/account_overview").json()["account_overview"]
+    other = {**env.headers["other_admin"], "Host": "other.talkstats.test"}  # a team account
+    o = env.client.get(f"{STATS}/account_overview", headers=other).json()["account_overview"]
     assert set(o) == TEAM_ACCOUNT_FIELDS
-    rows = env.get(f"{STATS}/agents_activity").json()["agents_activity"]
+    rows = env.client.get(f"{STATS}/agents_activity", headers=other).json()["agents_activity"]
     assert rows and all(set(row) == TEAM_AGENT_FIELDS for row in rows)
-    assert (
-        set(env.get(f"{STATS}/agents_overview").json()["agents_overview"]) == TEAM_OVERVIEW_FIELDS
-    )
+    overview = env.client.get(f"{STATS}/agents_overview", headers=other).json()
+    assert set(overview["agents_overview"]) == TEAM_OVERVIEW_FIELDS
 
 
 def test_professional_plan_gets_extra_fields(env: Env) -> None:

@@ -37,8 +37,12 @@ def database(tmp_path: Path) -> str:
 def run(database: str) -> Run:
     """Invoke `talkstats ARGS... --database <tmp db>` (pass database=None to leave it out)."""
 
-    def invoke(*args: str, input: str | bytes | None = None, env: dict[str, str] | None = None,
-               database_flag: bool = True) -> Result:
+    def invoke(
+        *args: str,
+        input: str | bytes | None = None,
+        env: dict[str, str] | None = None,
+        database_flag: bool = True,
+    ) -> Result:
         argv = [*args, "--database", database] if database_flag else list(args)
         return CliRunner().invoke(cli, argv, input=input, env=env, catch_exceptions=False)
 
@@ -49,12 +53,45 @@ def run(database: str) -> Run:
 def acme(run: Run) -> str:
     """An account `acme` (Europe/Paris, professional), agent 7 Ann, phone number 3, group 5."""
     steps = [
-        ("account", "create", "acme", "--timezone", "Europe/Paris", "--plan", "professional",
-         "--admin-email", "admin@acme.test", "--admin-password", "s3cret"),
-        ("user", "create", "--account", "acme", "--name", "Ann", "--email", "ann@acme.test",
-         "--role", "agent", "--id", "7"),
-        ("phone-number", "create", "--account", "acme", "--id", "3", "--number", "+33100000003",
-         "--name", "Support"),
+        (
+            "account",
+            "create",
+            "acme",
+            "--timezone",
+            "Europe/Paris",
+            "--plan",
+            "professional",
+            "--admin-email",
+            "admin@acme.test",
+            "--admin-password",
+            "s3cret",
+        ),
+        (
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--name",
+            "Ann",
+            "--email",
+            "ann@acme.test",
+            "--role",
+            "agent",
+            "--id",
+            "7",
+        ),
+        (
+            "phone-number",
+            "create",
+            "--account",
+            "acme",
+            "--id",
+            "3",
+            "--number",
+            "+33100000003",
+            "--name",
+            "Support",
+        ),
         ("group", "create", "--account", "acme", "--id", "5", "--name", "Support"),
         ("group", "add-member", "--account", "acme", "--group", "5", "--user", "7"),
     ]
@@ -72,8 +109,10 @@ def open_service(database: str) -> Callable[[], Iterator[Talkstats]]:
     @contextmanager
     def opened() -> Iterator[Talkstats]:
         service = Talkstats(
-            open_store(database), load_settings({"database_url": database}),
-            clock=lambda: READ_NOW, monotonic=lambda: 0.0,
+            open_store(database),
+            load_settings({"database_url": database}),
+            clock=lambda: READ_NOW,
+            monotonic=lambda: 0.0,
         )
         try:
             yield service

@@ -25,11 +25,37 @@ def fails(result: Result, fragment: str) -> None:
 
 
 def test_account_create_and_list(run: Run, open_service) -> None:
-    out = ok(run("account", "create", "Acme", "--timezone", "America/New_York", "--plan", "team",
-                 "--admin-email", "boss@acme.test", "--admin-password", "pw"))
+    out = ok(
+        run(
+            "account",
+            "create",
+            "Acme",
+            "--timezone",
+            "America/New_York",
+            "--plan",
+            "team",
+            "--admin-email",
+            "boss@acme.test",
+            "--admin-password",
+            "pw",
+        )
+    )
     assert "created account acme" in out
-    ok(run("account", "create", "globex", "--timezone", "Europe/Paris", "--plan", "enterprise",
-           "--admin-email", "boss@globex.test", "--admin-password", "pw"))
+    ok(
+        run(
+            "account",
+            "create",
+            "globex",
+            "--timezone",
+            "Europe/Paris",
+            "--plan",
+            "enterprise",
+            "--admin-email",
+            "boss@globex.test",
+            "--admin-password",
+            "pw",
+        )
+    )
     listing = ok(run("account", "list")).splitlines()
     assert listing[0].split() == ["ID", "SUBDOMAIN", "TIMEZONE", "PLAN"]
     assert listing[1].split() == ["1", "acme", "America/New_York", "team"]
@@ -54,15 +80,38 @@ def test_account_create_errors(run: Run, acme: str) -> None:
     fails(run("account", "create", "acme", "--timezone", "UTC", *base), "acme")
     fails(run("account", "create", "other", "--timezone", "Mars/Olympus", *base), "Mars/Olympus")
     fails(run("account", "create", "bad.name", "--timezone", "UTC", *base), "subdomain")
-    usage = run("account", "create", "x", "--timezone", "UTC", "--plan", "gold",
-                "--admin-email", "a@b.test", "--admin-password", "pw")
+    usage = run(
+        "account",
+        "create",
+        "x",
+        "--timezone",
+        "UTC",
+        "--plan",
+        "gold",
+        "--admin-email",
+        "a@b.test",
+        "--admin-password",
+        "pw",
+    )
     assert usage.exit_code == 2  # click's usage error: not one of the plans
     assert "gold" in usage.stderr
 
 
 def test_admin_password_from_environment(run: Run, open_service) -> None:
-    ok(run("account", "create", "acme", "--timezone", "UTC", "--plan", "team",
-           "--admin-email", "boss@acme.test", env={"TALKSTATS_ADMIN_PASSWORD": "from-env"}))
+    ok(
+        run(
+            "account",
+            "create",
+            "acme",
+            "--timezone",
+            "UTC",
+            "--plan",
+            "team",
+            "--admin-email",
+            "boss@acme.test",
+            env={"TALKSTATS_ADMIN_PASSWORD": "from-env"},
+        )
+    )
     with open_service() as service:
         account = service.account("acme")
         assert account is not None
@@ -71,16 +120,56 @@ def test_admin_password_from_environment(run: Run, open_service) -> None:
 
 
 def test_admin_password_required_off_a_terminal(run: Run) -> None:
-    fails(run("account", "create", "acme", "--timezone", "UTC", "--plan", "team",
-              "--admin-email", "boss@acme.test"), "TALKSTATS_ADMIN_PASSWORD")
+    fails(
+        run(
+            "account",
+            "create",
+            "acme",
+            "--timezone",
+            "UTC",
+            "--plan",
+            "team",
+            "--admin-email",
+            "boss@acme.test",
+        ),
+        "TALKSTATS_ADMIN_PASSWORD",
+    )
 
 
 def test_user_create(run: Run, acme: str, open_service) -> None:
-    out = ok(run("user", "create", "--account", "acme", "--name", "Bob", "--email",
-                 "bob@acme.test", "--role", "agent", "--password", "bobpw"))
+    out = ok(
+        run(
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--name",
+            "Bob",
+            "--email",
+            "bob@acme.test",
+            "--role",
+            "agent",
+            "--password",
+            "bobpw",
+        )
+    )
     assert out.strip() == "created user 8 Bob <bob@acme.test> (agent)"  # max id 7, +1
-    ok(run("user", "create", "--account", "ACME", "--name", "Eve", "--email", "eve@acme.test",
-           "--role", "end-user", "--id", "100"))
+    ok(
+        run(
+            "user",
+            "create",
+            "--account",
+            "ACME",
+            "--name",
+            "Eve",
+            "--email",
+            "eve@acme.test",
+            "--role",
+            "end-user",
+            "--id",
+            "100",
+        )
+    )
     with open_service() as service:
         account = service.account("acme")
         assert account is not None
@@ -92,22 +181,86 @@ def test_user_create(run: Run, acme: str, open_service) -> None:
 
 
 def test_user_create_errors(run: Run, acme: str) -> None:
-    fails(run("user", "create", "--account", "acme", "--name", "Ann2", "--email",
-              "ANN@acme.test", "--role", "agent"), "already used")
-    fails(run("user", "create", "--account", "acme", "--name", "X", "--email", "x@acme.test",
-              "--role", "agent", "--id", "7"), "7")
-    fails(run("user", "create", "--account", "nope", "--name", "X", "--email", "x@acme.test",
-              "--role", "agent"), "no account with subdomain 'nope'")
-    usage = run("user", "create", "--account", "acme", "--name", "X", "--email", "x@acme.test",
-                "--role", "boss")
+    fails(
+        run(
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--name",
+            "Ann2",
+            "--email",
+            "ANN@acme.test",
+            "--role",
+            "agent",
+        ),
+        "already used",
+    )
+    fails(
+        run(
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--name",
+            "X",
+            "--email",
+            "x@acme.test",
+            "--role",
+            "agent",
+            "--id",
+            "7",
+        ),
+        "7",
+    )
+    fails(
+        run(
+            "user",
+            "create",
+            "--account",
+            "nope",
+            "--name",
+            "X",
+            "--email",
+            "x@acme.test",
+            "--role",
+            "agent",
+        ),
+        "no account with subdomain 'nope'",
+    )
+    usage = run(
+        "user",
+        "create",
+        "--account",
+        "acme",
+        "--name",
+        "X",
+        "--email",
+        "x@acme.test",
+        "--role",
+        "boss",
+    )
     assert usage.exit_code == 2
 
 
 def test_default_account(run: Run, acme: str) -> None:
     # one account: --account may be left out
     ok(run("user", "create", "--name", "Bob", "--email", "bob@acme.test", "--role", "agent"))
-    ok(run("account", "create", "globex", "--timezone", "UTC", "--plan", "team",
-           "--admin-email", "a@globex.test", "--admin-password", "pw"))
+    ok(
+        run(
+            "account",
+            "create",
+            "globex",
+            "--timezone",
+            "UTC",
+            "--plan",
+            "team",
+            "--admin-email",
+            "a@globex.test",
+            "--admin-password",
+            "pw",
+        )
+    )
     # two accounts: it must be given, or named by TALKSTATS_DEFAULT_ACCOUNT
     fails(run("group", "create", "--name", "Sales"), "--account")
     out = ok(run("group", "create", "--name", "Sales", env={"TALKSTATS_DEFAULT_ACCOUNT": "globex"}))
@@ -136,26 +289,83 @@ def test_group_errors(run: Run, acme: str) -> None:
     fails(run("group", "add-member", "--account", "acme", "--group", "99", "--user", "7"), "99")
     fails(run("group", "add-member", "--account", "acme", "--group", "5", "--user", "99"), "99")
     fails(run("group", "add-member", "--account", "acme", "--group", "5", "--user", "7"), "")
-    ok(run("user", "create", "--account", "acme", "--name", "Eve", "--email", "eve@acme.test",
-           "--role", "end-user", "--id", "50"))
-    fails(run("group", "add-member", "--account", "acme", "--group", "5", "--user", "50"),
-          "only agents")
+    ok(
+        run(
+            "user",
+            "create",
+            "--account",
+            "acme",
+            "--name",
+            "Eve",
+            "--email",
+            "eve@acme.test",
+            "--role",
+            "end-user",
+            "--id",
+            "50",
+        )
+    )
+    fails(
+        run("group", "add-member", "--account", "acme", "--group", "5", "--user", "50"),
+        "only agents",
+    )
 
 
 def test_phone_number(run: Run, acme: str) -> None:
-    out = ok(run("phone-number", "create", "--account", "acme", "--number", "+33100000004",
-                 "--name", "Sales line"))
+    out = ok(
+        run(
+            "phone-number",
+            "create",
+            "--account",
+            "acme",
+            "--number",
+            "+33100000004",
+            "--name",
+            "Sales line",
+        )
+    )
     assert out.strip() == "created phone number 4 +33100000004 (Sales line)"
-    fails(run("phone-number", "create", "--account", "acme", "--id", "3", "--number", "+1",
-              "--name", "Dup"), "3")
-    usage = run("phone-number", "create", "--account", "acme", "--id", "0", "--number", "+1",
-                "--name", "Zero")
+    fails(
+        run(
+            "phone-number",
+            "create",
+            "--account",
+            "acme",
+            "--id",
+            "3",
+            "--number",
+            "+1",
+            "--name",
+            "Dup",
+        ),
+        "3",
+    )
+    usage = run(
+        "phone-number",
+        "create",
+        "--account",
+        "acme",
+        "--id",
+        "0",
+        "--number",
+        "+1",
+        "--name",
+        "Zero",
+    )
     assert usage.exit_code == 2
 
 
 def test_token_create_prints_a_working_token_once(run: Run, acme: str, open_service) -> None:
-    result = run("token", "create", "--account", "acme", "--email", "admin@acme.test",
-                 "--description", "connector")
+    result = run(
+        "token",
+        "create",
+        "--account",
+        "acme",
+        "--email",
+        "admin@acme.test",
+        "--description",
+        "connector",
+    )
     token = ok(result).strip()
     assert len(token.splitlines()) == 1 and len(token) >= 20
     assert "not shown again" in result.stderr
@@ -176,5 +386,7 @@ def test_token_create_errors(run: Run, acme: str) -> None:
 
 
 def test_bad_database_url(run: Run) -> None:
-    fails(run("account", "list", "--database", "postgres://db/x", database_flag=False),
-          "postgres://db/x")
+    fails(
+        run("account", "list", "--database", "postgres://db/x", database_flag=False),
+        "postgres://db/x",
+    )

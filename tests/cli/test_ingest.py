@@ -18,23 +18,43 @@ def ndjson(*events: dict[str, Any]) -> str:
 
 
 def state(eid: str, time: str, value: str, agent: int = 7) -> dict[str, Any]:
-    return {"id": eid, "type": "agent.state_changed", "time": time, "agent_id": agent,
-            "state": value}
+    return {
+        "id": eid,
+        "type": "agent.state_changed",
+        "time": time,
+        "agent_id": agent,
+        "state": value,
+    }
 
 
 def answered_call(prefix: str, start: str, answer: str, end: str) -> list[dict[str, Any]]:
     """An inbound call on number 3 answered by agent 7 after queueing; wrap-up at the end."""
     call = f"{prefix}-call"
     return [
-        {"id": f"{prefix}-1", "type": "call.started", "time": start, "call_id": call,
-         "direction": "inbound", "phone_number_id": 3},
-        {"id": f"{prefix}-2", "type": "call.queued", "time": start, "call_id": call,
-         "group_id": 5},
-        {"id": f"{prefix}-3", "type": "call.answered", "time": answer, "call_id": call,
-         "agent_id": 7},
+        {
+            "id": f"{prefix}-1",
+            "type": "call.started",
+            "time": start,
+            "call_id": call,
+            "direction": "inbound",
+            "phone_number_id": 3,
+        },
+        {"id": f"{prefix}-2", "type": "call.queued", "time": start, "call_id": call, "group_id": 5},
+        {
+            "id": f"{prefix}-3",
+            "type": "call.answered",
+            "time": answer,
+            "call_id": call,
+            "agent_id": 7,
+        },
         {"id": f"{prefix}-4", "type": "call.ended", "time": end, "call_id": call},
-        {"id": f"{prefix}-5", "type": "call.wrap_up_ended", "time": end, "call_id": call,
-         "agent_id": 7},
+        {
+            "id": f"{prefix}-5",
+            "type": "call.wrap_up_ended",
+            "time": end,
+            "call_id": call,
+            "agent_id": 7,
+        },
     ]
 
 
@@ -71,14 +91,17 @@ def test_sorts_by_instant_not_by_string(run: Run, acme: str, tmp_path: Path, ope
     assert agent_state(open_service) == "away"
 
 
-def test_sort_is_stable_for_equal_instants(run: Run, acme: str, tmp_path: Path,
-                                           open_service) -> None:
+def test_sort_is_stable_for_equal_instants(
+    run: Run, acme: str, tmp_path: Path, open_service
+) -> None:
     # call.started and call.queued share an instant written in two offsets; the later
     # call (in time) comes first in the file. Equal instants must keep file order.
-    late = answered_call("b", "2026-03-10T10:00:00Z", "2026-03-10T10:00:30Z",
-                         "2026-03-10T10:02:00Z")
-    early = answered_call("a", "2026-03-10T09:00:00Z", "2026-03-10T09:00:20Z",
-                          "2026-03-10T09:05:00Z")
+    late = answered_call(
+        "b", "2026-03-10T10:00:00Z", "2026-03-10T10:00:30Z", "2026-03-10T10:02:00Z"
+    )
+    early = answered_call(
+        "a", "2026-03-10T09:00:00Z", "2026-03-10T09:00:20Z", "2026-03-10T09:05:00Z"
+    )
     early[1]["time"] = "2026-03-10T10:00:00+01:00"  # same instant as early[0]
     late[1]["time"] = "2026-03-10T05:00:00-05:00"  # same instant as late[0]
     lines = [state("s1", "2026-03-10T08:00:00Z", "online"), *late, *early]
@@ -92,11 +115,13 @@ def test_sort_is_stable_for_equal_instants(run: Run, acme: str, tmp_path: Path,
     assert numbers["total_call_duration"] == 300 + 120
 
 
-def test_rerun_counts_duplicates_and_changes_nothing(run: Run, acme: str, tmp_path: Path,
-                                                     open_service) -> None:
-    events = [state("s1", "2026-03-10T08:00:00Z", "online"),
-              *answered_call("a", "2026-03-10T09:00:00Z", "2026-03-10T09:00:20Z",
-                             "2026-03-10T09:05:00Z")]
+def test_rerun_counts_duplicates_and_changes_nothing(
+    run: Run, acme: str, tmp_path: Path, open_service
+) -> None:
+    events = [
+        state("s1", "2026-03-10T08:00:00Z", "online"),
+        *answered_call("a", "2026-03-10T09:00:00Z", "2026-03-10T09:00:20Z", "2026-03-10T09:05:00Z"),
+    ]
     path = write(tmp_path, ndjson(*events))
     assert run("ingest", path).exit_code == 0
     before = overview(open_service)
@@ -115,18 +140,22 @@ def test_duplicate_lines_within_one_file(run: Run, acme: str, tmp_path: Path) ->
     assert result.stdout.strip() == "accepted 0, duplicate 2, rejected 0"
 
 
-def test_rejections_are_reported_with_line_and_reason(run: Run, acme: str, tmp_path: Path,
-                                                      open_service) -> None:
+def test_rejections_are_reported_with_line_and_reason(
+    run: Run, acme: str, tmp_path: Path, open_service
+) -> None:
     text = (
         json.dumps(state("s1", "2026-03-10T08:00:00Z", "online")) + "\n"  # line 1: ok
         "{not json\n"  # line 2
         "\n"  # line 3: blank, skipped
         "[1, 2]\n"  # line 4: JSON but not an object
-        + json.dumps(state("s2", "2026-03-10T08:10:00Z", "online", agent=99)) + "\n"  # 5
-        + json.dumps(state("s1", "2026-03-10T08:00:00Z", "away")) + "\n"  # 6: id reused
+        + json.dumps(state("s2", "2026-03-10T08:10:00Z", "online", agent=99))
+        + "\n"  # 5
+        + json.dumps(state("s1", "2026-03-10T08:00:00Z", "away"))
+        + "\n"  # 6: id reused
         + json.dumps({"id": "s3", "type": "agent.danced", "time": "2026-03-10T08:20:00Z"})
         + "\n"  # line 7
-        + json.dumps(state("s4", "2026-03-10T08:30:00Z", "away")) + "\n"  # line 8: ok
+        + json.dumps(state("s4", "2026-03-10T08:30:00Z", "away"))
+        + "\n"  # line 8: ok
         + json.dumps({"id": "s5", "type": "agent.state_changed", "time": "yesterday"})
         + "\n"  # line 9: unreadable time
     )
@@ -135,7 +164,12 @@ def test_rejections_are_reported_with_line_and_reason(run: Run, acme: str, tmp_p
     assert result.stdout.strip() == "accepted 2, duplicate 0, rejected 6"
     errors = result.stderr.strip().splitlines()
     assert [e.split(":", 1)[0] for e in errors] == [
-        "line 2", "line 4", "line 5", "line 6", "line 7", "line 9",
+        "line 2",
+        "line 4",
+        "line 5",
+        "line 6",
+        "line 7",
+        "line 9",
     ]
     assert "not valid JSON" in errors[0]
     assert "not a JSON object" in errors[1]
@@ -159,8 +193,9 @@ def test_out_of_order_and_future_events_are_rejected(run: Run, acme: str, tmp_pa
 
 
 def test_reads_stdin(run: Run, acme: str, open_service) -> None:
-    text = ndjson(state("s2", "2026-03-10T08:30:00Z", "away"),
-                  state("s1", "2026-03-10T08:00:00Z", "online"))
+    text = ndjson(
+        state("s2", "2026-03-10T08:30:00Z", "away"), state("s1", "2026-03-10T08:00:00Z", "online")
+    )
     result = run("ingest", "-", "--account", "acme", input=text)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "accepted 2, duplicate 0, rejected 0"

@@ -200,6 +200,18 @@ class StoreContract:
         with pytest.raises(NotFound):
             store.create_group(404, None, "x")
 
+    def test_reference_version_counts_what_was_added(
+        self, store: Store, acme: Account, other: Account
+    ) -> None:
+        assert store.reference_version(acme.id) == (0, 0, 0, 0)
+        store.create_user(acme.id, new_user(7, "a@x.test"))
+        assert store.reference_version(acme.id) == (1, 0, 0, 0)
+        store.create_group(acme.id, 3, "Support")
+        store.add_membership(acme.id, 3, 7)
+        store.create_phone_number(acme.id, 9, "+15550000", "Main")
+        assert store.reference_version(acme.id) == (1, 1, 1, 1)
+        assert store.reference_version(other.id) == (0, 0, 0, 0)
+
     def test_memberships(self, store: Store, acme: Account) -> None:
         store.create_group(acme.id, 3, "Support")
         store.create_group(acme.id, 4, "Sales")

@@ -20,7 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ..domain.stats import InvalidDate
-from ..store.base import Conflict, NotFound
+from ..service import Unavailable
+from ..store.base import Conflict, NotFound, StoreError
 from .responses import json_response
 
 log = logging.getLogger("talkstats.api")
@@ -184,8 +185,6 @@ def _http(exc: HTTPException) -> ApiError:
 
 def to_api_error(exc: Exception) -> ApiError | None:
     """The ApiError for a known exception; None for an unexpected one (-> 500)."""
-    from ..service import Unavailable  # the service imports the api's neighbours, not us
-
     match exc:
         case ApiError():
             return exc
@@ -198,6 +197,9 @@ def to_api_error(exc: Exception) -> ApiError | None:
         case Unavailable():
             log.warning("service unavailable: %s", exc)
             return ServiceUnavailable("The event log cannot be written right now; retry later.")
+        case StoreError():  # not Conflict/NotFound (matched above): the store is down
+            log.error("store error: %s", exc)
+            return ServiceUnavailable("The store cannot be reached right now; retry later.")
         case RequestValidationError():
             return _validation(exc)
         case HTTPException():
@@ -215,14 +217,13 @@ async def _handle(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Register the handlers. Unexpected exceptions are caught by the gate middleware."""
-    from ..service import Unavailable
-
     for exc_type in (
         ApiError,
         InvalidDate,
         Conflict,
         NotFound,
         Unavailable,
+        StoreError,
         RequestValidationError,
         HTTPException,
     ):

@@ -87,6 +87,8 @@ class AccountProjection:
         self.peaks: dict[date, dict[int, PeakTimeline]] = {}
         self.queues: dict[int, LiveQueue] = {}
         self.subset_peaks = SubsetPeaks()
+        # read-side memo (stats.py), keyed by what it depends on; never pickled
+        self.read_cache: dict[object, object] = {}
         self._handlers: dict[str, Callable[[Event], None]] = self._make_handlers()
 
     # --- pickling (snapshots): bound methods and caches are rebuilt --------------
@@ -95,10 +97,12 @@ class AccountProjection:
         state = dict(self.__dict__)
         del state["_handlers"]
         state["subset_peaks"] = SubsetPeaks()
+        state["read_cache"] = {}
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
+        self.read_cache = {}
         self._handlers = self._make_handlers()
 
     # --- public ------------------------------------------------------------------

@@ -6,6 +6,7 @@ now; none scans the day's calls or events. ``date=None`` means today.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -148,31 +149,15 @@ def round_tenth(numerator: int, denominator: int) -> float:
 
 # --- agents -------------------------------------------------------------------------
 
-
-@dataclass(slots=True)
-class _TimeInState:
-    online: int = 0
-    available: int = 0
-    away: int = 0
-    transfers_only: int = 0
+_ZERO_TOTALS = AgentTotals()
 
 
-def _time_in_state(agent: AgentLive | None, totals: AgentTotals | None, w: Window) -> _TimeInState:
-    out = _TimeInState()
-    if totals is not None:
-        out.online, out.available = totals.online, totals.available
-        out.away, out.transfers_only = totals.away, totals.transfers_only
-    if agent is not None and agent.status in ONLINE_STATES:
-        span = w.end - max(agent.segment_start, w.start)
-        if span > 0:
-            out.online += span
-            if agent.status == "away":
-                out.away += span
-            elif agent.status == "transfers_only":
-                out.transfers_only += span
-            elif agent.call_status is None:
-                out.available += span
-    return out
+def _open_span(agent: AgentLive | None, w: Window) -> int:
+    """How much of the agent's open status interval lies in the window (0 if offline)."""
+    if agent is None or agent.status not in ONLINE_STATES:
+        return 0
+    span = w.end - max(agent.segment_start, w.start)
+    return span if span > 0 else 0
 
 
 def _state_at_end_of(agent: AgentLive | None, w: Window) -> tuple[str, str | None, str | None]:
@@ -197,103 +182,82 @@ def agents_activity(
     agent_ids: Iterable[int],
     date: date | None = None,
 ) -> list[dict[str, Any]]:
-    """GET agents_activity rows for the given agents, in the given order."""
+    """GET agents_activity rows for the given agents, in the given order (keys sorted)."""
     w = window(p, now, date)
     day_totals = p.agent_days.get(w.day, {})
     professional = is_professional(plan)
+    agents = p.agents
+    infos = p.directory.agents
     rows = []
     for agent_id in agent_ids:
-        info = p.directory.agents[agent_id]
-        agent = p.agents.get(agent_id)
-        totals = day_totals.get(agent_id) or AgentTotals()
-        tis = _time_in_state(agent, totals, w)
+        info = infos[agent_id]
+        agent = agents.get(agent_id)
+        t = day_totals.get(agent_id) or _ZERO_TOTALS
+        online, available, away, transfers_only = t.online, t.available, t.away, t.transfers_only
+        span = _open_span(agent, w)
+        if span:
+            assert agent is not None
+            online += span
+            if agent.status == "away":
+                away += span
+            elif agent.status == "transfers_only":
+                transfers_only += span
+            elif agent.call_status is None:
+                available += span
         status, via, forwarding = _state_at_end_of(agent, w)
-        row: dict[str, Any] = {
-            "agent_id": agent_id,
-            "agent_state": status,
-            "available_time": round_seconds(tis.available),
-            "avatar_url": info.avatar_url,
-            "away_time": round_seconds(tis.away),
-            "call_status": agent.call_status if agent is not None and w.today else None,
-            "calls_accepted": totals.accepted,
-            "calls_denied": totals.denied,
-            "calls_missed": totals.missed,
-            "forwarding_number": forwarding,
-            "name": info.name,
-            "online_time": round_seconds(tis.online),
-            "total_call_duration": round_seconds(totals.call_duration),
-            "total_talk_time": round_seconds(totals.talk_time),
-            "total_wrap_up_time": round_seconds(totals.wrap_up_time),
-            "transfers_only_time": round_seconds(tis.transfers_only),
-            "via": via,
-        }
+        call_status = agent.call_status if agent is not None and w.today else None
+        talk = t.call_duration - t.hold_time
         if professional:
-            row.update(
-                accepted_third_party_conferences=totals.accepted_conferences,
-                accepted_transfers=totals.accepted_transfers,
-                average_hold_time=average_seconds(totals.hold_time, totals.legs),
-                average_talk_time=average_seconds(totals.talk_time, totals.legs),
-                average_wrap_up_time=average_seconds(totals.wrap_up_time, totals.wrap_ups),
-                calls_put_on_hold=totals.calls_put_on_hold,
-                started_third_party_conferences=totals.started_conferences,
-                started_transfers=totals.started_transfers,
-                total_hold_time=round_seconds(totals.hold_time),
-            )
-        rows.append(_sorted(row))
+            row: dict[str, Any] = {
+                "accepted_third_party_conferences": t.accepted_conferences,
+                "accepted_transfers": t.accepted_transfers,
+                "agent_id": agent_id,
+                "agent_state": status,
+                "available_time": round_seconds(available),
+                "avatar_url": info.avatar_url,
+                "average_hold_time": average_seconds(t.hold_time, t.legs),
+                "average_talk_time": average_seconds(talk, t.legs),
+                "average_wrap_up_time": average_seconds(t.wrap_up_time, t.wrap_ups),
+                "away_time": round_seconds(away),
+                "call_status": call_status,
+                "calls_accepted": t.accepted,
+                "calls_denied": t.denied,
+                "calls_missed": t.missed,
+                "calls_put_on_hold": t.calls_put_on_hold,
+                "forwarding_number": forwarding,
+                "name": info.name,
+                "online_time": round_seconds(online),
+                "started_third_party_conferences": t.started_conferences,
+                "started_transfers": t.started_transfers,
+                "total_call_duration": round_seconds(t.call_duration),
+                "total_hold_time": round_seconds(t.hold_time),
+                "total_talk_time": round_seconds(talk),
+                "total_wrap_up_time": round_seconds(t.wrap_up_time),
+                "transfers_only_time": round_seconds(transfers_only),
+                "via": via,
+            }
+        else:
+            row = {
+                "agent_id": agent_id,
+                "agent_state": status,
+                "available_time": round_seconds(available),
+                "avatar_url": info.avatar_url,
+                "away_time": round_seconds(away),
+                "call_status": call_status,
+                "calls_accepted": t.accepted,
+                "calls_denied": t.denied,
+                "calls_missed": t.missed,
+                "forwarding_number": forwarding,
+                "name": info.name,
+                "online_time": round_seconds(online),
+                "total_call_duration": round_seconds(t.call_duration),
+                "total_talk_time": round_seconds(talk),
+                "total_wrap_up_time": round_seconds(t.wrap_up_time),
+                "transfers_only_time": round_seconds(transfers_only),
+                "via": via,
+            }
+        rows.append(row)
     return rows
-
-
-def agents_overview(
-    p: AccountProjection, now: int, *, plan: str, date: date | None = None
-) -> dict[str, int]:
-    """GET agents_overview: totals over the window's active agents and their averages."""
-    w = window(p, now, date)
-    day_totals = p.agent_days.get(w.day, {})
-    sums = AgentTotals()
-    tis_sum = _TimeInState()
-    active = 0
-    for agent_id in p.directory.agents:
-        agent = p.agents.get(agent_id)
-        totals = day_totals.get(agent_id)
-        tis = _time_in_state(agent, totals, w)
-        if tis.online <= 0 and not (totals is not None and totals.touched_calls):
-            continue
-        active += 1
-        tis_sum.online += tis.online
-        tis_sum.available += tis.available
-        tis_sum.away += tis.away
-        tis_sum.transfers_only += tis.transfers_only
-        if totals is not None:
-            for name in _AGENT_SUMS:
-                setattr(sums, name, getattr(sums, name) + getattr(totals, name))
-    out = {
-        "average_wrap_up_time": average_seconds(sums.wrap_up_time, sums.wrap_ups),
-        "total_calls_accepted": sums.accepted,
-        "total_calls_denied": sums.denied,
-        "total_calls_missed": sums.missed,
-        "total_talk_time": round_seconds(sums.talk_time),
-        "total_wrap_up_time": round_seconds(sums.wrap_up_time),
-    }
-    if is_professional(plan):
-        out.update(
-            average_accepted_transfers=average_count(sums.accepted_transfers, active),
-            average_available_time=average_seconds(tis_sum.available, active),
-            average_away_time=average_seconds(tis_sum.away, active),
-            average_calls_accepted=average_count(sums.accepted, active),
-            average_calls_denied=average_count(sums.denied, active),
-            average_calls_missed=average_count(sums.missed, active),
-            average_calls_put_on_hold=average_count(sums.calls_put_on_hold, active),
-            average_hold_time=average_seconds(sums.hold_time, sums.legs),
-            average_online_time=average_seconds(tis_sum.online, active),
-            average_started_transfers=average_count(sums.started_transfers, active),
-            average_talk_time=average_seconds(sums.talk_time, sums.legs),
-            average_transfers_only_time=average_seconds(tis_sum.transfers_only, active),
-            total_accepted_transfers=sums.accepted_transfers,
-            total_calls_put_on_hold=sums.calls_put_on_hold,
-            total_hold_time=round_seconds(sums.hold_time),
-            total_started_transfers=sums.started_transfers,
-        )
-    return _sorted(out)
 
 
 _AGENT_SUMS = (
@@ -309,6 +273,130 @@ _AGENT_SUMS = (
     "started_transfers",
     "calls_put_on_hold",
 )
+_CATEGORIES = ("online", "available", "away", "transfers_only")
+
+
+@dataclass(slots=True)
+class _OverviewBase:
+    """agents_overview's sums over the agents, with the open intervals kept symbolic.
+
+    Open status intervals are stored as (count, sum of their starts in the window) per
+    category, so the time they add up to at any *now* is ``count * now - sum``. It is
+    computed once per state of the projection and reused by every read until the next
+    event, which makes a read O(1) however many agents there are.
+    """
+
+    sums: AgentTotals
+    closed: dict[str, int]
+    open_count: dict[str, int]
+    open_start_sum: dict[str, int]
+    active: int  # agents active whatever now is
+    pending_starts: list[int]  # agents active only once now passes their open interval's start
+
+
+def _overview_base(p: AccountProjection, w: Window) -> _OverviewBase:
+    key = (
+        "agents_overview",
+        w.day,
+        w.start,
+        None if w.today else w.end,
+        p.event_count,
+        len(p.directory.agents),
+    )
+    cached = p.read_cache.get(key)
+    if isinstance(cached, _OverviewBase):
+        return cached
+    day_totals = p.agent_days.get(w.day, {})
+    sums = AgentTotals()
+    closed = dict.fromkeys(_CATEGORIES, 0)
+    open_count = dict.fromkeys(_CATEGORIES, 0)
+    open_start_sum = dict.fromkeys(_CATEGORIES, 0)
+    active = 0
+    pending: list[int] = []
+    for agent_id in p.directory.agents:
+        agent = p.agents.get(agent_id)
+        totals = day_totals.get(agent_id)
+        start = None
+        if agent is not None and agent.status in ONLINE_STATES:
+            start = max(agent.segment_start, w.start)
+            if not w.today and start >= w.end:
+                start = None
+        if totals is not None and (totals.online > 0 or totals.touched_calls):
+            active += 1
+            for name in _AGENT_SUMS:
+                setattr(sums, name, getattr(sums, name) + getattr(totals, name))
+        elif start is not None:
+            pending.append(start)
+        if totals is not None:
+            closed["online"] += totals.online
+            closed["available"] += totals.available
+            closed["away"] += totals.away
+            closed["transfers_only"] += totals.transfers_only
+        if start is not None:
+            assert agent is not None
+            categories = ["online"]
+            if agent.status == "away":
+                categories.append("away")
+            elif agent.status == "transfers_only":
+                categories.append("transfers_only")
+            elif agent.call_status is None:
+                categories.append("available")
+            for category in categories:
+                open_count[category] += 1
+                open_start_sum[category] += start
+    base = _OverviewBase(sums, closed, open_count, open_start_sum, active, sorted(pending))
+    if len(p.read_cache) > 64:
+        p.read_cache.clear()
+    p.read_cache[key] = base
+    return base
+
+
+def agents_overview(
+    p: AccountProjection, now: int, *, plan: str, date: date | None = None
+) -> dict[str, int]:
+    """GET agents_overview: totals over the window's active agents and their averages."""
+    w = window(p, now, date)
+    base = _overview_base(p, w)
+    end = w.end
+    tis = {
+        c: base.closed[c] + base.open_count[c] * end - base.open_start_sum[c] for c in _CATEGORIES
+    }
+    active = base.active + bisect_left(base.pending_starts, end)
+    s = base.sums
+    talk = s.call_duration - s.hold_time
+    if not is_professional(plan):
+        return {
+            "average_wrap_up_time": average_seconds(s.wrap_up_time, s.wrap_ups),
+            "total_calls_accepted": s.accepted,
+            "total_calls_denied": s.denied,
+            "total_calls_missed": s.missed,
+            "total_talk_time": round_seconds(talk),
+            "total_wrap_up_time": round_seconds(s.wrap_up_time),
+        }
+    return {
+        "average_accepted_transfers": average_count(s.accepted_transfers, active),
+        "average_available_time": average_seconds(tis["available"], active),
+        "average_away_time": average_seconds(tis["away"], active),
+        "average_calls_accepted": average_count(s.accepted, active),
+        "average_calls_denied": average_count(s.denied, active),
+        "average_calls_missed": average_count(s.missed, active),
+        "average_calls_put_on_hold": average_count(s.calls_put_on_hold, active),
+        "average_hold_time": average_seconds(s.hold_time, s.legs),
+        "average_online_time": average_seconds(tis["online"], active),
+        "average_started_transfers": average_count(s.started_transfers, active),
+        "average_talk_time": average_seconds(talk, s.legs),
+        "average_transfers_only_time": average_seconds(tis["transfers_only"], active),
+        "average_wrap_up_time": average_seconds(s.wrap_up_time, s.wrap_ups),
+        "total_accepted_transfers": s.accepted_transfers,
+        "total_calls_accepted": s.accepted,
+        "total_calls_denied": s.denied,
+        "total_calls_missed": s.missed,
+        "total_calls_put_on_hold": s.calls_put_on_hold,
+        "total_hold_time": round_seconds(s.hold_time),
+        "total_started_transfers": s.started_transfers,
+        "total_talk_time": round_seconds(talk),
+        "total_wrap_up_time": round_seconds(s.wrap_up_time),
+    }
 
 
 # --- live ------------------------------------------------------------------------------

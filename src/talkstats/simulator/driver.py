@@ -130,7 +130,9 @@ class ServiceSink:
         return result
 
 
-def basic_authorization(email: str, *, token: str | None = None, password: str | None = None) -> str:
+def basic_authorization(
+    email: str, *, token: str | None = None, password: str | None = None
+) -> str:
     """``Basic base64(email/token:TOKEN)`` or ``Basic base64(email:password)``."""
     if (token is None) == (password is None):
         raise ValueError("give exactly one of token and password")
@@ -220,12 +222,16 @@ class HttpSink:
         if status != 200 or not isinstance(body, dict) or "results" not in body:
             raise DriverError(f"POST {EVENTS_PATH}: HTTP {status}: {body}")
         result = BatchResult(
-            int(body.get("accepted", 0)), int(body.get("duplicates", 0)), int(body.get("rejected", 0))
+            int(body.get("accepted", 0)),
+            int(body.get("duplicates", 0)),
+            int(body.get("rejected", 0)),
         )
         for r in body["results"]:
             if r.get("status") == "rejected":
                 index = r.get("index")
-                event = events[index] if isinstance(index, int) and 0 <= index < len(events) else None
+                event = (
+                    events[index] if isinstance(index, int) and 0 <= index < len(events) else None
+                )
                 result.rejections.append(_rejection(event, r.get("error"), r.get("id")))
         return result
 
@@ -233,7 +239,9 @@ class HttpSink:
 class Driver:
     """Send events in batches through a sink; count outcomes; report rejections loudly."""
 
-    def __init__(self, sink: Sink, *, batch_size: int = DEFAULT_BATCH, warn: Warn | None = None) -> None:
+    def __init__(
+        self, sink: Sink, *, batch_size: int = DEFAULT_BATCH, warn: Warn | None = None
+    ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.sink = sink
@@ -278,7 +286,9 @@ def create_reference_data(
     for agent in ref.agents:
         existing = users.get(agent.id)
         if existing is None:
-            service.create_user(account, id=agent.id, name=agent.name, email=agent.email, role=agent.role)
+            service.create_user(
+                account, id=agent.id, name=agent.name, email=agent.email, role=agent.role
+            )
             created["agents"] += 1
         elif existing.role == "end-user":
             raise DriverError(
@@ -300,7 +310,9 @@ def create_reference_data(
     numbers = {p.id for p in store.list_phone_numbers(account.id)}
     for number in ref.phone_numbers:
         if number.id not in numbers:
-            service.create_phone_number(account, id=number.id, number=number.number, name=number.name)
+            service.create_phone_number(
+                account, id=number.id, number=number.number, name=number.name
+            )
             created["phone_numbers"] += 1
     return created
 
@@ -333,7 +345,11 @@ class HttpAdmin:
 
     def _create(self, path: str, key: str, record: dict[str, Any]) -> dict[str, Any]:
         status, body = self.http.request("POST", path, {key: record})
-        if status not in (200, 201) or not isinstance(body, dict) or not isinstance(body.get(key), dict):
+        if (
+            status not in (200, 201)
+            or not isinstance(body, dict)
+            or not isinstance(body.get(key), dict)
+        ):
             raise DriverError(f"POST {path} {record}: HTTP {status}: {body}")
         made: dict[str, Any] = body[key]
         if "id" in record and made.get("id") != record["id"]:
@@ -343,7 +359,9 @@ class HttpAdmin:
             )
         return made
 
-    def create_reference_data(self, ref: ReferenceData, *, note: Warn | None = None) -> dict[str, int]:
+    def create_reference_data(
+        self, ref: ReferenceData, *, note: Warn | None = None
+    ) -> dict[str, int]:
         """As `create_reference_data`, over HTTP: lists what exists, creates the rest."""
         note = note or (lambda _msg: None)
         created = {"agents": 0, "groups": 0, "memberships": 0, "phone_numbers": 0}
@@ -380,7 +398,9 @@ class HttpAdmin:
         for number in ref.phone_numbers:
             if number.id not in numbers:
                 self._create(
-                    path, "phone_number", {"id": number.id, "number": number.number, "name": number.name}
+                    path,
+                    "phone_number",
+                    {"id": number.id, "number": number.number, "name": number.name},
                 )
                 created["phone_numbers"] += 1
         return created

@@ -33,8 +33,8 @@ __all__ = [
 ]
 
 #: The ready scenario files (help-desk, center-200, bad-day, erlang-c, erlang-a) live in
-#: the repository's scenarios/ folder, next to src/.
-SCENARIOS_DIR = Path(__file__).resolve().parents[3] / "scenarios"
+#: the ready scenarios shipped inside the package
+SCENARIOS_DIR = Path(__file__).resolve().parent / "scenarios"
 
 #: Named time-of-day profiles: 24 multipliers of `calls_per_hour`, by local hour.
 PROFILES: dict[str, tuple[float, ...]] = {

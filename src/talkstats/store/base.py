@@ -206,6 +206,14 @@ class Store(Protocol):
         """The highest seq of the account's log; 0 when empty."""
         ...
 
+    def reference_version(self, account_id: int) -> tuple[int, int, int, int]:
+        """Counts of (users, groups, memberships, phone numbers): changes when any is added.
+
+        Reference data is only ever added, so this tells another process (a server)
+        cheaply that it must reload what it validates events against.
+        """
+        ...
+
     # snapshots
     def save_snapshot(self, account_id: int, seq: int, version: str, blob: bytes) -> None:
         """Store the account's projection snapshot covering the log up to seq (replaces)."""

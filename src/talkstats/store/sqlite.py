@@ -569,6 +569,17 @@ class SQLiteStore(Store):
         row = self._one("SELECT max(seq) FROM events WHERE account_id = ?", (account_id,))
         return int(row[0] or 0)
 
+    def reference_version(self, account_id: int) -> tuple[int, int, int, int]:
+        """Counts of (users, groups, memberships, phone numbers) of the account."""
+        row = self._one(
+            "SELECT (SELECT count(*) FROM users WHERE account_id = ?1),"
+            " (SELECT count(*) FROM agent_groups WHERE account_id = ?1),"
+            " (SELECT count(*) FROM memberships WHERE account_id = ?1),"
+            " (SELECT count(*) FROM phone_numbers WHERE account_id = ?1)",
+            (account_id,),
+        )
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
     # -- snapshots -----------------------------------------------------------
 
     def save_snapshot(self, account_id: int, seq: int, version: str, blob: bytes) -> None:

@@ -1,0 +1,1 @@
+"""talkstats benchmarks: ``python -m bench [--quick] [--only ...]`` (docs/benchmarks.md)."""

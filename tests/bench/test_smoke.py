@@ -1,0 +1,74 @@
+"""CI smoke run of the benchmark suite: quick mode, end to end, so it never rots.
+
+It runs ``python -m bench --quick`` in a subprocess with the Python load generator
+(no wrk needed), records into a temporary file instead of bench/RESULTS.md, and checks
+that every figure was produced. It never asserts on the values: they are wall-clock
+measurements.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("duckdb", reason="the bench extra is not installed (pip install -e .[bench])")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED = [
+    "ingest: in-process",
+    "ingest: raw append ceiling",
+    "ingest: in-process / raw append",
+    "ingest: HTTP bulk NDJSON",
+    "ingest: HTTP bulk JSON",
+    "reads: GET /api/v2/ping",
+    *[
+        f"reads: {name} {what}"
+        for name in (
+            "account_overview",
+            "agents_activity",
+            "agents_overview",
+            "current_queue_activity",
+            "service_level",
+        )
+        for what in ("throughput / ping", "p99")
+    ],
+    "reads: server RSS",
+    "peer: account_overview numbers agree with DuckDB",
+    "peer: DuckDB account_overview latency",
+    "peer: agents_activity numbers agree with DuckDB",
+    "peer: DuckDB agents_activity latency",
+    "restart-to-ready",
+    "scale 1,000 calls/day",
+    "scale 2,000 calls/day",
+    "scale: account_overview p50 at 2,000 / at 1,000",
+]
+
+
+def test_quick_suite_produces_every_figure(tmp_path: Path) -> None:
+    results = tmp_path / "RESULTS.md"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--tool", "python", "--results", str(results)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = results.read_text()
+    assert "## suite (quick):" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    for name in EXPECTED:
+        assert any(row.startswith(f"| {name}") for row in rows), f"no figure {name!r}"
+    for row in rows[1:]:
+        assert row.split("|")[2].strip(), f"figure without a value: {row}"
+    # the numbers of talkstats and of the DuckDB peer agree
+    assert "numbers agree with DuckDB (1 row" in text
+    assert all("| yes |" in r for r in rows if "numbers agree" in r), text
+    assert "load generator: python" in text

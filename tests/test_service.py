@@ -1,0 +1,145 @@
+"""The service across processes: two Talkstats over one SQLite file see each other's work.
+
+A server and the CLI (or two servers) share a database; reference data and events
+written by one are picked up by the other within its log-check interval, which the
+tests cross by moving the injected monotonic clock (never by sleeping).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from talkstats.config import load_settings
+from talkstats.domain import stats
+from talkstats.service import Talkstats, Unavailable
+from talkstats.store import SQLiteStore, StoreError
+
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=8)
+T0 = 1_795_680_000 * 10**9  # 2026-11-26T05:20:00Z
+
+
+class Clocks:
+    def __init__(self) -> None:
+        self.ns = T0
+        self.mono = 100.0
+
+    def wall(self) -> int:
+        return self.ns
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
+def service(path: Path, clocks: Clocks) -> Talkstats:
+    return Talkstats(
+        SQLiteStore(path),
+        load_settings({}, environ={}),
+        clock=clocks.wall,
+        monotonic=clocks.monotonic,
+        hasher=CHEAP,
+    )
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Talkstats, Talkstats, Clocks]:
+    clocks = Clocks()
+    server = service(tmp_path / "t.db", clocks)
+    server.create_account(
+        "acme", "UTC", "professional", admin_email="a@acme.test", admin_password="pw"
+    )
+    cli = service(tmp_path / "t.db", clocks)
+    return server, cli, clocks
+
+
+def state_changed(event_id: str, agent_id: int) -> dict[str, object]:
+    return {
+        "id": event_id,
+        "type": "agent.state_changed",
+        "time": "2026-11-26T05:00:00Z",
+        "agent_id": agent_id,
+        "state": "online",
+    }
+
+
+def test_reference_data_added_elsewhere_is_seen_after_the_check_interval(
+    pair: tuple[Talkstats, Talkstats, Clocks],
+) -> None:
+    server, cli, clocks = pair
+    account = server.account("acme")
+    assert account is not None
+    server.projection(account)  # loaded before the agent exists
+    cli.create_user(account, id=7, name="Ada", email="ada@acme.test", role="agent")
+
+    outcome = server.ingest(account, [state_changed("e1", 7)])
+
+    assert outcome.accepted == 1  # ingestion always checks the store first
+    rows = stats.agents_activity(
+        server.projection(account), server.now(account), plan="professional", agent_ids=[7]
+    )
+    assert rows[0]["agent_state"] == "online"
+
+
+def test_events_appended_elsewhere_are_folded_by_reads_after_the_interval(
+    pair: tuple[Talkstats, Talkstats, Clocks],
+) -> None:
+    server, cli, clocks = pair
+    account = server.account("acme")
+    assert account is not None
+    server.create_user(account, id=7, name="Ada", email="ada@acme.test", role="agent")
+    server.projection(account)
+    assert cli.ingest(account, [state_changed("e1", 7)]).accepted == 1
+
+    assert server.projection(account).agents_online == 0  # within the interval: not yet
+    clocks.mono += 1.5
+    assert server.projection(account).agents_online == 1
+    assert server.ingest(account, [state_changed("e1", 7)]).duplicates == 1
+
+
+class DiskFullStore(SQLiteStore):
+    """A real SQLite store whose appends fail while ``full`` is set (fault injection)."""
+
+    full = False
+
+    def append_events(self, account_id: int, events: list[tuple[str, str]]) -> int:
+        if self.full:
+            raise StoreError("database or disk is full")
+        return super().append_events(account_id, events)
+
+
+def test_a_failed_append_acknowledges_nothing_and_the_projection_is_rebuilt(
+    tmp_path: Path,
+) -> None:
+    clocks = Clocks()
+    store = DiskFullStore(tmp_path / "t.db")
+    server = Talkstats(
+        store, load_settings({}, environ={}), clock=clocks.wall,
+        monotonic=clocks.monotonic, hasher=CHEAP,
+    )
+    account = server.create_account(
+        "acme", "UTC", "professional", admin_email="a@acme.test", admin_password="pw"
+    )
+    server.create_user(account, id=7, name="Ada", email="ada@acme.test", role="agent")
+    store.full = True
+
+    with pytest.raises(Unavailable):
+        server.ingest(account, [state_changed("e1", 7)])
+
+    assert server.projection(account).agents_online == 0  # folded, then thrown away
+    store.full = False
+    assert server.ingest(account, [state_changed("e1", 7)]).accepted == 1
+    assert server.projection(account).agents_online == 1
+
+
+def test_a_store_that_cannot_be_read_is_unavailable(
+    pair: tuple[Talkstats, Talkstats, Clocks],
+) -> None:
+    server, _, _ = pair
+    account = server.account("acme")
+    assert account is not None
+    server.store.close()
+
+    with pytest.raises(Unavailable):
+        server.ingest(account, [state_changed("e1", 7)])

@@ -43,14 +43,19 @@ class CallTotals:
     # whole seconds of queue wait (rounded up) -> calls answered from the queue with it
     answered_wait_histogram: dict[int, int] = field(default_factory=dict)
 
-    def add(self, other: CallTotals) -> None:
-        """Add another set of totals into this one (maxima take the larger)."""
+    def add(self, other: CallTotals, *, histogram: bool = False) -> None:
+        """Add another set of totals into this one (maxima take the larger).
+
+        The wait histogram (used only by service_level) is merged when asked for.
+        """
         for f in _CALL_SUMS:
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.max_queue_wait = max(self.max_queue_wait, other.max_queue_wait)
+        if not histogram:
+            return
+        mine = self.answered_wait_histogram
         for seconds, count in other.answered_wait_histogram.items():
-            histogram = self.answered_wait_histogram
-            histogram[seconds] = histogram.get(seconds, 0) + count
+            mine[seconds] = mine.get(seconds, 0) + count
 
 
 _CALL_SUMS = tuple(

@@ -124,8 +124,9 @@ class Reference:
         assert e.call_id is not None
         if e.type == "call.started":
             assert e.direction is not None and e.phone_number_id is not None
-            call = self.calls[e.call_id] = Call(e.call_id, t, e.phone_number_id, e.direction,
-                                                e.source, e.outside_business_hours)
+            call = self.calls[e.call_id] = Call(
+                e.call_id, t, e.phone_number_id, e.direction, e.source, e.outside_business_hours
+            )
             if a is not None:
                 self._start_leg(seq, call, a, t)
             return
@@ -210,8 +211,11 @@ class Reference:
     # --- reads ---------------------------------------------------------------------------
 
     def calls_in(self, start: int, end: int, numbers: list[int] | None) -> list[Call]:
-        return [c for c in self.calls.values() if start <= c.start < end
-                and (numbers is None or c.number in numbers)]
+        return [
+            c
+            for c in self.calls.values()
+            if start <= c.start < end and (numbers is None or c.number in numbers)
+        ]
 
     @staticmethod
     def finished_wait(call: Call) -> int | None:
@@ -226,13 +230,15 @@ class Reference:
         wraps = [w for c in calls for w in c.wrap_ups]
         answered = [c for c in calls if c.first_answer is not None]
         callback_waits = [w for c in calls for w in c.callback_waits]
-        to_answer = [c.first_answer - c.start for c in calls  # type: ignore[operator]
-                     if c.answered_from_line]
+        to_answer = [
+            c.first_answer - c.start
+            for c in calls  # type: ignore[operator]
+            if c.answered_from_line
+        ]
         hold = sum(h for c in calls for h in c.holds)
         return {
             "average_call_duration": average_seconds(sum(ended), len(ended)),
-            "average_callback_wait_time": average_seconds(sum(callback_waits),
-                                                          len(callback_waits)),
+            "average_callback_wait_time": average_seconds(sum(callback_waits), len(callback_waits)),
             "average_hold_time": average_seconds(hold, len(answered)),
             "average_queue_wait_time": average_seconds(sum(waits), len(waits)),
             "average_time_to_answer": average_seconds(sum(to_answer), len(to_answer)),
@@ -245,10 +251,12 @@ class Reference:
             "total_calls_abandoned_in_queue": sum(c.abandoned for c in calls),
             "total_calls_outside_business_hours": sum(c.outside_hours for c in calls),
             "total_calls_with_exceeded_queue_wait_time": sum(
-                c.voicemail == "exceeded_queue_wait_time" for c in calls),
+                c.voicemail == "exceeded_queue_wait_time" for c in calls
+            ),
             "total_calls_with_requested_voicemail": sum(c.voicemail == "requested" for c in calls),
             "total_embeddable_callback_calls": sum(
-                c.callback_requested and c.source == "web_widget" for c in calls),
+                c.callback_requested and c.source == "web_widget" for c in calls
+            ),
             "total_hold_time": round_seconds(hold),
             "total_inbound_calls": sum(c.direction == "inbound" for c in calls),
             "total_outbound_calls": sum(c.direction == "outbound" for c in calls),
@@ -257,8 +265,9 @@ class Reference:
             "total_wrap_up_time": round_seconds(sum(wraps)),
         }
 
-    def service_level(self, start: int, end: int, numbers: list[int] | None,
-                      threshold: int) -> dict[str, Any]:
+    def service_level(
+        self, start: int, end: int, numbers: list[int] | None, threshold: int
+    ) -> dict[str, Any]:
         offered = within = 0
         for call in self.calls_in(start, end, numbers):
             wait = self.finished_wait(call)
@@ -269,8 +278,12 @@ class Reference:
         percent = None
         if offered:  # 100 * within / offered to one decimal, halves up (never negative)
             percent = floor(Fraction(1000 * within, offered) + Fraction(1, 2)) / 10
-        return {"threshold": threshold, "answered_within": within, "offered": offered,
-                "percent": percent}
+        return {
+            "threshold": threshold,
+            "answered_within": within,
+            "offered": offered,
+            "percent": percent,
+        }
 
     def peak(self, start: int, end: int, numbers: list[int] | None) -> int:
         """At each instant a wait begins, count the half-open waits covering it."""
@@ -279,14 +292,15 @@ class Reference:
         for x, _ in spans:
             assert x is not None
             if start <= x < end:
-                best = max(best, sum(1 for s, e in spans
-                                     if s is not None and s <= x and (e is None or x < e)))
+                best = max(
+                    best,
+                    sum(1 for s, e in spans if s is not None and s <= x and (e is None or x < e)),
+                )
         return best
 
     def time_in_states(self, agent: int, start: int, end: int) -> dict[str, int]:
         """Exact ns in [start, end) per status, plus available (status online, no call)."""
-        out = dict.fromkeys(("online", "away", "transfers_only", "status_online",
-                             "available"), 0)
+        out = dict.fromkeys(("online", "away", "transfers_only", "status_online", "available"), 0)
         status, busy = "offline", None
         changes = sorted(self.changes.get(agent, []))
         points = [t for t, *_ in changes] + [end]
@@ -309,8 +323,13 @@ class Reference:
 
     def agent_row(self, agent: int, day: Any, start: int, end: int) -> dict[str, Any]:
         """The call-derived and time-in-state fields of one agents_activity row."""
-        legs = [leg for leg in self.legs if leg.agent == agent and leg.end is not None
-                and self.day_of(self.calls[leg.call].start) == day]
+        legs = [
+            leg
+            for leg in self.legs
+            if leg.agent == agent
+            and leg.end is not None
+            and self.day_of(self.calls[leg.call].start) == day
+        ]
         duration = sum(leg.end - leg.start for leg in legs)  # type: ignore[operator]
         hold = sum(leg.hold for leg in legs)
         d = self.agent_days.get((day, agent), AgentDay())

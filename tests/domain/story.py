@@ -106,13 +106,21 @@ class Story:
         return self
 
     def inbound(self, call_id: str, phone_number_id: int = 10, **fields: Any) -> Story:
-        return self.call(call_id, "started", direction="inbound",
-                         phone_number_id=phone_number_id, **fields)
+        return self.call(
+            call_id, "started", direction="inbound", phone_number_id=phone_number_id, **fields
+        )
 
-    def outbound(self, call_id: str, agent_id: int, phone_number_id: int = 10,
-                 **fields: Any) -> Story:
-        return self.call(call_id, "started", direction="outbound",
-                         phone_number_id=phone_number_id, agent_id=agent_id, **fields)
+    def outbound(
+        self, call_id: str, agent_id: int, phone_number_id: int = 10, **fields: Any
+    ) -> Story:
+        return self.call(
+            call_id,
+            "started",
+            direction="outbound",
+            phone_number_id=phone_number_id,
+            agent_id=agent_id,
+            **fields,
+        )
 
     def snapshot(self) -> bytes:
         """The projection's whole state as bytes (what a snapshot would store)."""
@@ -140,8 +148,9 @@ class Story:
 
     def activity(self, agent_ids: list[int] | None = None, **kw: Any) -> dict[int, dict[str, Any]]:
         ids = agent_ids if agent_ids is not None else self.projection.directory.agent_ids()
-        rows = stats.agents_activity(self.projection, self.current, plan=self.plan,
-                                     agent_ids=ids, **kw)
+        rows = stats.agents_activity(
+            self.projection, self.current, plan=self.plan, agent_ids=ids, **kw
+        )
         return {row["agent_id"]: row for row in rows}
 
     def agents(self, **kw: Any) -> dict[str, Any]:

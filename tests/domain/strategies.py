@@ -147,11 +147,11 @@ class _Sim:
             "offer_closed": [(self.calls[s.offer], a) for a, s in self.agents.items() if s.offer],
             # an agent ringing for another call does not answer this one (see the report)
             "answered": [
-                (c, a) for c in waiting for a in self.free()
-                if self.agents[a].offer in (None, c.id)
+                (c, a) for c in waiting for a in self.free() if self.agents[a].offer in (None, c.id)
             ],
             "answered_out": [
-                c for c in calls
+                c
+                for c in calls
                 if c.direction == "outbound" and not c.answered and c.agent == c.origin
             ],
             "hold_started": [c for c in connected if not c.hold],
@@ -199,8 +199,9 @@ class _Sim:
             obj: dict[str, Any] = {
                 "type": "agent.state_changed",
                 "agent_id": target,
-                "state": draw(st.sampled_from(["online", "online", "away", "transfers_only",
-                                               "offline"])),
+                "state": draw(
+                    st.sampled_from(["online", "online", "away", "transfers_only", "offline"])
+                ),
             }
             if draw(st.booleans()):
                 obj["via"] = draw(st.sampled_from(["client", "phone"]))
@@ -209,8 +210,12 @@ class _Sim:
             return obj, None, [target]
         if kind in ("inbound", "outbound"):
             call_id = f"c{self.next_call}"
-            obj = {"type": "call.started", "call_id": call_id, "direction": kind,
-                   "phone_number_id": draw(st.sampled_from(NUMBERS))}
+            obj = {
+                "type": "call.started",
+                "call_id": call_id,
+                "direction": kind,
+                "phone_number_id": draw(st.sampled_from(NUMBERS)),
+            }
             if kind == "outbound":
                 obj["agent_id"] = target
             else:
@@ -223,9 +228,12 @@ class _Sim:
             call, agent = target
         else:
             call, agent = target, None
-        names = {"offer_closed": draw(st.sampled_from(["declined", "missed"])),
-                 "answered_out": "answered", "callback": "callback_requested",
-                 "textback": "textback_sent"}
+        names = {
+            "offer_closed": draw(st.sampled_from(["declined", "missed"])),
+            "answered_out": "answered",
+            "callback": "callback_requested",
+            "textback": "textback_sent",
+        }
         obj = {"type": f"call.{names.get(kind, kind)}", "call_id": call.id}
         involved: list[int] = []
         if agent is not None:
@@ -240,12 +248,24 @@ class _Sim:
             obj["to_agent_id"] = draw(st.sampled_from(AGENTS))
             involved.append(obj["to_agent_id"])  # conservative: treat it as named
         if kind == "voicemail":
-            obj["reason"] = draw(st.sampled_from(["outside_business_hours",
-                                                  "exceeded_queue_wait_time", "requested",
-                                                  "no_available_agents"]))
-        if call.agent is not None and kind in ("hold_started", "hold_ended", "transfer_started",
-                                               "transfer_accepted", "conference_started",
-                                               "ended"):
+            obj["reason"] = draw(
+                st.sampled_from(
+                    [
+                        "outside_business_hours",
+                        "exceeded_queue_wait_time",
+                        "requested",
+                        "no_available_agents",
+                    ]
+                )
+            )
+        if call.agent is not None and kind in (
+            "hold_started",
+            "hold_ended",
+            "transfer_started",
+            "transfer_accepted",
+            "conference_started",
+            "ended",
+        ):
             involved.append(call.agent)  # the event acts on the connected agent
         return obj, call, involved
 

@@ -65,10 +65,15 @@ def test_offers_declined_missed_and_conferences() -> None:
     assert (a[2]["calls_denied"], a[2]["calls_missed"]) == (0, 1)
     assert (a[3]["calls_accepted"], a[3]["started_third_party_conferences"]) == (1, 1)
     assert (a[1]["accepted_third_party_conferences"], a[2]["accepted_third_party_conferences"]) == (
-        1, 1,
+        1,
+        1,
     )
     g = s.agents()
-    assert (g["total_calls_accepted"], g["total_calls_denied"], g["total_calls_missed"]) == (1, 1, 1)
+    assert (g["total_calls_accepted"], g["total_calls_denied"], g["total_calls_missed"]) == (
+        1,
+        1,
+        1,
+    )
     assert g["average_calls_denied"] == 0  # 1 / 3 active agents
 
 
@@ -131,8 +136,9 @@ def test_group_filtering_and_agent_ordering() -> None:
     s.projection.directory = directory
     s.at("09:00:00").agent(9, "online")
     s.now("10:00:00")
-    rows = stats.agents_activity(s.projection, s.current, plan="team",
-                                 agent_ids=directory.agent_ids_in_groups([100, 200]))
+    rows = stats.agents_activity(
+        s.projection, s.current, plan="team", agent_ids=directory.agent_ids_in_groups([100, 200])
+    )
     assert [r["agent_id"] for r in rows] == [1, 3, 9]
     assert rows[0]["name"] == "A1" and rows[0]["avatar_url"] == "https://x/1.png"
     assert rows[2]["online_time"] == 3600

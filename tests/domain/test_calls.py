@@ -38,13 +38,19 @@ def test_transfer_mid_call_splits_the_leg() -> None:
     assert (a[1]["started_transfers"], a[1]["accepted_transfers"]) == (1, 0)
     assert (a[2]["started_transfers"], a[2]["accepted_transfers"]) == (0, 1)
     assert (a[1]["total_call_duration"], a[1]["total_talk_time"], a[1]["total_hold_time"]) == (
-        125, 95, 30,
+        125,
+        95,
+        30,
     )
     assert (a[1]["average_talk_time"], a[1]["average_hold_time"], a[1]["calls_put_on_hold"]) == (
-        95, 30, 1,
+        95,
+        30,
+        1,
     )
     assert (a[2]["total_call_duration"], a[2]["total_talk_time"], a[2]["total_hold_time"]) == (
-        180, 180, 0,
+        180,
+        180,
+        0,
     )
     assert (a[1]["total_wrap_up_time"], a[2]["total_wrap_up_time"]) == (40, 10)
     assert a[1]["call_status"] is None and a[2]["call_status"] is None
@@ -104,11 +110,15 @@ def test_hold_still_open_when_a_transfer_is_accepted_closes_there() -> None:
     a = s.activity()
     # agent 1: leg 70 s (09:00:00 -> 09:01:10), hold 40, talk 30
     assert (a[1]["total_call_duration"], a[1]["total_hold_time"], a[1]["total_talk_time"]) == (
-        70, 40, 30,
+        70,
+        40,
+        30,
     )
     # agent 2: leg 120 s (09:01:10 -> 09:03:10), hold 5, talk 115
     assert (a[2]["total_call_duration"], a[2]["total_hold_time"], a[2]["total_talk_time"]) == (
-        120, 5, 115,
+        120,
+        5,
+        115,
     )
     assert a[1]["calls_put_on_hold"] == a[2]["calls_put_on_hold"] == 1
     assert s.overview()["total_hold_time"] == 45  # 40 + 5
@@ -134,7 +144,9 @@ def test_callbacks_from_the_phone_queue_and_from_the_web_widget() -> None:
     s.at("09:01:00").call("c1", "callback_requested")  # queue wait 60 s, callback wait starts
     q = s.queue()
     assert (q["calls_waiting"], q["callbacks_waiting"], q["embeddable_callbacks_waiting"]) == (
-        0, 1, 0,
+        0,
+        1,
+        0,
     )
     s.at("09:02:00").inbound("c2", 20, source="web_widget").call("c2", "callback_requested")
     s.at("09:03:00").inbound("c3", 20, source="web_widget").call("c3", "callback_requested")
@@ -352,54 +364,110 @@ def test_averages_over_empty_populations_are_zero() -> None:
     assert set(s.queue().values()) == {0}
     rows = s.activity()
     assert all(
-        value in (0, None, "offline") or key in ("name", "agent_id") for row in rows.values()
+        value in (0, None, "offline") or key in ("name", "agent_id")
+        for row in rows.values()
         for key, value in row.items()
     )
-    assert s.service_level() == {"threshold": 20, "answered_within": 0, "offered": 0,
-                                 "percent": None}
+    assert s.service_level() == {
+        "threshold": 20,
+        "answered_within": 0,
+        "offered": 0,
+        "percent": None,
+    }
     s.at("12:00:00").inbound("c1")  # a call that has not ended
     o = s.overview()
     assert (o["total_calls"], o["average_call_duration"], o["average_hold_time"]) == (1, 0, 0)
 
 
 TEAM_OVERVIEW = {
-    "average_call_duration", "average_queue_wait_time", "average_wrap_up_time",
-    "max_calls_waiting", "max_queue_wait_time", "total_call_duration", "total_calls",
-    "total_voicemails", "total_wrap_up_time",
+    "average_call_duration",
+    "average_queue_wait_time",
+    "average_wrap_up_time",
+    "max_calls_waiting",
+    "max_queue_wait_time",
+    "total_call_duration",
+    "total_calls",
+    "total_voicemails",
+    "total_wrap_up_time",
 }
 PRO_OVERVIEW = TEAM_OVERVIEW | {
-    "average_callback_wait_time", "average_hold_time", "average_time_to_answer",
-    "total_callback_calls", "total_calls_abandoned_in_queue",
-    "total_calls_outside_business_hours", "total_calls_with_exceeded_queue_wait_time",
-    "total_calls_with_requested_voicemail", "total_hold_time", "total_inbound_calls",
-    "total_outbound_calls", "total_textback_requests", "total_embeddable_callback_calls",
+    "average_callback_wait_time",
+    "average_hold_time",
+    "average_time_to_answer",
+    "total_callback_calls",
+    "total_calls_abandoned_in_queue",
+    "total_calls_outside_business_hours",
+    "total_calls_with_exceeded_queue_wait_time",
+    "total_calls_with_requested_voicemail",
+    "total_hold_time",
+    "total_inbound_calls",
+    "total_outbound_calls",
+    "total_textback_requests",
+    "total_embeddable_callback_calls",
 }
 TEAM_ACTIVITY = {
-    "agent_id", "name", "avatar_url", "agent_state", "call_status", "via",
-    "forwarding_number", "online_time", "available_time", "away_time",
-    "transfers_only_time", "calls_accepted", "calls_denied", "calls_missed",
-    "total_call_duration", "total_talk_time", "total_wrap_up_time",
+    "agent_id",
+    "name",
+    "avatar_url",
+    "agent_state",
+    "call_status",
+    "via",
+    "forwarding_number",
+    "online_time",
+    "available_time",
+    "away_time",
+    "transfers_only_time",
+    "calls_accepted",
+    "calls_denied",
+    "calls_missed",
+    "total_call_duration",
+    "total_talk_time",
+    "total_wrap_up_time",
 }
 PRO_ACTIVITY = TEAM_ACTIVITY | {
-    "accepted_transfers", "started_transfers", "accepted_third_party_conferences",
-    "started_third_party_conferences", "calls_put_on_hold", "total_hold_time",
-    "average_hold_time", "average_talk_time", "average_wrap_up_time",
+    "accepted_transfers",
+    "started_transfers",
+    "accepted_third_party_conferences",
+    "started_third_party_conferences",
+    "calls_put_on_hold",
+    "total_hold_time",
+    "average_hold_time",
+    "average_talk_time",
+    "average_wrap_up_time",
 }
 TEAM_AGENTS = {
-    "total_calls_accepted", "total_calls_denied", "total_calls_missed", "total_talk_time",
-    "total_wrap_up_time", "average_wrap_up_time",
+    "total_calls_accepted",
+    "total_calls_denied",
+    "total_calls_missed",
+    "total_talk_time",
+    "total_wrap_up_time",
+    "average_wrap_up_time",
 }
 PRO_AGENTS = TEAM_AGENTS | {
-    "total_hold_time", "total_calls_put_on_hold", "total_accepted_transfers",
-    "total_started_transfers", "average_talk_time", "average_hold_time",
-    "average_calls_accepted", "average_calls_denied", "average_calls_missed",
-    "average_calls_put_on_hold", "average_accepted_transfers", "average_started_transfers",
-    "average_available_time", "average_away_time", "average_online_time",
+    "total_hold_time",
+    "total_calls_put_on_hold",
+    "total_accepted_transfers",
+    "total_started_transfers",
+    "average_talk_time",
+    "average_hold_time",
+    "average_calls_accepted",
+    "average_calls_denied",
+    "average_calls_missed",
+    "average_calls_put_on_hold",
+    "average_accepted_transfers",
+    "average_started_transfers",
+    "average_available_time",
+    "average_away_time",
+    "average_online_time",
     "average_transfers_only_time",
 }
 QUEUE = {
-    "agents_online", "calls_waiting", "callbacks_waiting", "embeddable_callbacks_waiting",
-    "average_wait_time", "longest_wait_time",
+    "agents_online",
+    "calls_waiting",
+    "callbacks_waiting",
+    "embeddable_callbacks_waiting",
+    "average_wait_time",
+    "longest_wait_time",
 }
 
 
@@ -422,3 +490,22 @@ def test_plan_gates_the_exact_key_sets(
     assert set(s.agents()) == agents
     assert set(s.queue()) == QUEUE
     assert len(PRO_OVERVIEW) == 22 and len(PRO_ACTIVITY) == 26 and len(PRO_AGENTS) == 22
+
+
+def test_a_call_queued_again_has_no_finished_wait_for_the_maximum_either() -> None:
+    # Found by test_every_statistic_equals_the_naive_reference: the first visit's wait
+    # stayed in max_queue_wait_time while the caller was back in the queue.
+    s = agents_online(Story(), 1)
+    s.at("09:00:00").inbound("c1").call("c1", "queued")
+    s.at("09:00:30").call("c1", "voicemail", reason="no_available_agents")  # 30 s finished
+    assert s.overview()["max_queue_wait_time"] == 30
+    s.at("09:00:00").inbound("c2").call("c2", "queued")
+    s.at("09:00:10").call("c2", "answered", agent_id=1)  # 10 s
+    s.at("09:01:00").call("c1", "queued")  # back in the queue: c1's wait is not finished
+    o = s.overview()
+    assert (o["max_queue_wait_time"], o["average_queue_wait_time"]) == (10, 10)
+    s.at("09:01:20").call("c1", "ended")  # abandoned: 30 + 20 = 50 s
+    o = s.overview()
+    assert (o["max_queue_wait_time"], o["average_queue_wait_time"]) == (50, 30)  # (50 + 10) / 2
+    assert o["total_calls_abandoned_in_queue"] == 1
+    assert s.overview(phone_number_ids=[10])["max_queue_wait_time"] == 50

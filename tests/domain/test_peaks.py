@@ -94,7 +94,9 @@ def subset_story() -> Story:
         ([40], 0),  # no such calls
     ],
 )
-def test_max_calls_waiting_is_recomputed_for_the_subset(numbers: list[int] | None, peak: int) -> None:
+def test_max_calls_waiting_is_recomputed_for_the_subset(
+    numbers: list[int] | None, peak: int
+) -> None:
     s = subset_story()
     assert s.overview(phone_number_ids=numbers)["max_calls_waiting"] == peak
 
@@ -123,10 +125,21 @@ def test_phone_number_filter_restricts_every_call_field() -> None:
     s.at("09:02:00").inbound("c2", 20).call("c2", "queued")
     s.at("09:02:10").call("c2", "ended")  # 10 s, abandoned after 10
     s.at("09:03:00").call("c1", "wrap_up_ended", agent_id=1)  # wrap-up 120 s on number 10
-    o10, o20, o = (s.overview(phone_number_ids=[10]), s.overview(phone_number_ids=[20]),
-                   s.overview())
-    assert (o10["total_calls"], o10["total_call_duration"], o10["max_queue_wait_time"]) == (1, 60, 40)
-    assert (o20["total_calls"], o20["total_call_duration"], o20["max_queue_wait_time"]) == (1, 10, 10)
+    o10, o20, o = (
+        s.overview(phone_number_ids=[10]),
+        s.overview(phone_number_ids=[20]),
+        s.overview(),
+    )
+    assert (o10["total_calls"], o10["total_call_duration"], o10["max_queue_wait_time"]) == (
+        1,
+        60,
+        40,
+    )
+    assert (o20["total_calls"], o20["total_call_duration"], o20["max_queue_wait_time"]) == (
+        1,
+        10,
+        10,
+    )
     assert (o["total_calls"], o["total_call_duration"], o["average_queue_wait_time"]) == (2, 70, 25)
     assert (o10["total_wrap_up_time"], o20["total_wrap_up_time"]) == (120, 0)
     assert (o10["total_calls_abandoned_in_queue"], o20["total_calls_abandoned_in_queue"]) == (0, 1)
@@ -161,8 +174,12 @@ def within_story(answered_within: int, offered: int) -> Story:
 )
 def test_service_level_percent_rounding(within: int, offered: int, percent: float) -> None:
     sl = within_story(within, offered).service_level()
-    assert sl == {"threshold": 20, "answered_within": within, "offered": offered,
-                  "percent": percent}
+    assert sl == {
+        "threshold": 20,
+        "answered_within": within,
+        "offered": offered,
+        "percent": percent,
+    }
 
 
 def test_service_level_threshold_boundary_and_population() -> None:
@@ -178,8 +195,12 @@ def test_service_level_threshold_boundary_and_population() -> None:
     s.at("09:03:10").call("c4", "answered", agent_id=3)  # via callback: not within
     s.at("09:04:00").inbound("c5", source="web_widget").call("c5", "callback_requested")
     s.at("09:05:00").inbound("c6").call("c6", "queued")  # still waiting: not offered yet
-    assert s.service_level() == {"threshold": 20, "answered_within": 1, "offered": 4,
-                                 "percent": 25.0}
+    assert s.service_level() == {
+        "threshold": 20,
+        "answered_within": 1,
+        "offered": 4,
+        "percent": 25.0,
+    }
     assert s.service_level(threshold=21)["answered_within"] == 2  # 20.000000001 <= 21
     assert s.service_level(threshold=21)["percent"] == 50.0
     assert s.service_level(threshold=19)["answered_within"] == 0
@@ -194,7 +215,11 @@ def test_service_level_counts_a_call_answered_after_a_second_visit() -> None:
     s.at("09:01:00").call("c1", "queued")
     assert s.service_level()["offered"] == 0  # back in the queue: no finished wait
     s.at("09:01:10").call("c1", "answered", agent_id=1)  # total wait 15 + 10 = 25 s
-    assert s.service_level() == {"threshold": 20, "answered_within": 0, "offered": 1,
-                                 "percent": 0.0}
+    assert s.service_level() == {
+        "threshold": 20,
+        "answered_within": 0,
+        "offered": 1,
+        "percent": 0.0,
+    }
     assert s.overview()["average_queue_wait_time"] == 25
     assert s.overview()["average_time_to_answer"] == 70  # 09:00:00 -> 09:01:10

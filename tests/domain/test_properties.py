@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from talkstats.domain import stats
 from talkstats.domain.aggregates import CallTotals
-from talkstats.domain.events import SPECS, Event, EventRejected, parse_event
+from talkstats.domain.events import SPECS, EventRejected, parse_event
 from talkstats.domain.projection import AccountProjection
 from talkstats.domain.timeutil import average_seconds, round_seconds
 
@@ -28,7 +28,7 @@ from .reference import Reference
 from .strategies import AGENTS, NS, NUMBERS, Stream, streams
 
 FAST = settings(
-    max_examples=30,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -54,12 +54,15 @@ def read_all(p: AccountProjection, stream: Stream, now: int) -> dict[str, Any]:
     for day in days_of(p, stream, now):
         for numbers in FILTERS:
             out[f"overview {day} {numbers}"] = stats.account_overview(
-                p, now, plan=PLAN, date=day, phone_number_ids=numbers)
+                p, now, plan=PLAN, date=day, phone_number_ids=numbers
+            )
             out[f"sl {day} {numbers}"] = stats.service_level(
-                p, now, threshold=20, date=day, phone_number_ids=numbers)
+                p, now, threshold=20, date=day, phone_number_ids=numbers
+            )
         out[f"sl0 {day}"] = stats.service_level(p, now, threshold=0, date=day)
         out[f"activity {day}"] = stats.agents_activity(
-            p, now, plan=PLAN, agent_ids=list(AGENTS), date=day)
+            p, now, plan=PLAN, agent_ids=list(AGENTS), date=day
+        )
         out[f"agents {day}"] = stats.agents_overview(p, now, plan=PLAN, date=day)
     for numbers in FILTERS:
         out[f"queue {numbers}"] = stats.current_queue_activity(p, now, phone_number_ids=numbers)
@@ -75,9 +78,9 @@ def nows_after(p: AccountProjection, server_now: int) -> list[int]:
 # --- (a) and (b) ---------------------------------------------------------------------------
 
 
-def fold(stream: Stream, *, read_every: int, snapshot_at: set[int]) -> tuple[
-    AccountProjection, dict[int, dict[str, Any]]
-]:
+def fold(
+    stream: Stream, *, read_every: int, snapshot_at: set[int]
+) -> tuple[AccountProjection, dict[int, dict[str, Any]]]:
     """Apply the stream; read subset stats every few events (warming caches), pickle and
     reload the projection after the events in ``snapshot_at``; return the final
     projection and full reads at every 10th event."""
@@ -100,8 +103,9 @@ def fold(stream: Stream, *, read_every: int, snapshot_at: set[int]) -> tuple[
     return p, reads
 
 
-def replay_and_compare(stream: Stream, live: AccountProjection,
-                       reads: dict[int, dict[str, Any]]) -> None:
+def replay_and_compare(
+    stream: Stream, live: AccountProjection, reads: dict[int, dict[str, Any]]
+) -> None:
     q = stream.projection()
     for i, (raw, server_now) in enumerate(zip(stream.events, stream.server_nows, strict=True)):
         q.apply(parse_event(raw), server_now)
@@ -163,13 +167,16 @@ def check_time_in_states(stream: Stream) -> None:
     ref = reference(stream, p)
     for now in nows_after(p, stream.server_nows[-1])[:3]:
         for day, start, end in windows(p, stream, now):
-            rows = {r["agent_id"]: r for r in stats.agents_activity(
-                p, now, plan=PLAN, agent_ids=list(AGENTS), date=day)}
+            rows = {
+                r["agent_id"]: r
+                for r in stats.agents_activity(p, now, plan=PLAN, agent_ids=list(AGENTS), date=day)
+            }
             for agent in AGENTS:
                 mine = ref.time_in_states(agent, start, end)
                 # the reference adds up exactly: online = away + transfers_only + status online
-                assert mine["online"] == mine["away"] + mine["transfers_only"] + mine[
-                    "status_online"]
+                assert (
+                    mine["online"] == mine["away"] + mine["transfers_only"] + mine["status_online"]
+                )
                 assert mine["available"] <= mine["status_online"]
                 row = rows[agent]
                 for key in ("online", "away", "transfers_only", "available"):
@@ -193,10 +200,17 @@ def test_time_in_states_adds_up(stream: Stream) -> None:
 # --- (d) totals are sums of their parts --------------------------------------------------------
 
 ADDITIVE = (
-    "total_calls", "total_voicemails", "total_callback_calls", "total_calls_abandoned_in_queue",
-    "total_calls_outside_business_hours", "total_calls_with_exceeded_queue_wait_time",
-    "total_calls_with_requested_voicemail", "total_inbound_calls", "total_outbound_calls",
-    "total_textback_requests", "total_embeddable_callback_calls",
+    "total_calls",
+    "total_voicemails",
+    "total_callback_calls",
+    "total_calls_abandoned_in_queue",
+    "total_calls_outside_business_hours",
+    "total_calls_with_exceeded_queue_wait_time",
+    "total_calls_with_requested_voicemail",
+    "total_inbound_calls",
+    "total_outbound_calls",
+    "total_textback_requests",
+    "total_embeddable_callback_calls",
 )
 
 
@@ -214,6 +228,8 @@ def check_totals(stream: Stream) -> None:
             values = [getattr(t, f.name) for t in parts]
             if f.name == "max_queue_wait":
                 assert whole.max_queue_wait == max(values)
+            elif f.name == "open_waits":
+                assert whole.open_waits == {k: v for t in parts for k, v in t.open_waits.items()}
             elif f.name == "answered_wait_histogram":
                 merged: dict[int, int] = defaultdict(int)
                 for histogram in values:
@@ -223,22 +239,33 @@ def check_totals(stream: Stream) -> None:
             else:
                 assert getattr(whole, f.name) == sum(values), f.name
         unfiltered = stats.account_overview(p, now, plan=PLAN, date=day)
-        assert stats.account_overview(p, now, plan=PLAN, date=day,
-                                      phone_number_ids=list(NUMBERS)) == unfiltered
-        by_number = [stats.account_overview(p, now, plan=PLAN, date=day, phone_number_ids=[n])
-                     for n in NUMBERS]
+        assert (
+            stats.account_overview(p, now, plan=PLAN, date=day, phone_number_ids=list(NUMBERS))
+            == unfiltered
+        )
+        by_number = [
+            stats.account_overview(p, now, plan=PLAN, date=day, phone_number_ids=[n])
+            for n in NUMBERS
+        ]
         for key in ADDITIVE:
             assert unfiltered[key] == sum(o[key] for o in by_number), key
         assert unfiltered["total_calls"] == len(ref.calls_in(start, day_end, None))
         assert unfiltered["max_queue_wait_time"] == max(o["max_queue_wait_time"] for o in by_number)
 
         # agents: overview totals == sums of the rows' exact values, rounded once
-        rows = {r["agent_id"]: r for r in stats.agents_activity(
-            p, now, plan=PLAN, agent_ids=list(AGENTS), date=day)}
+        rows = {
+            r["agent_id"]: r
+            for r in stats.agents_activity(p, now, plan=PLAN, agent_ids=list(AGENTS), date=day)
+        }
         overview = stats.agents_overview(p, now, plan=PLAN, date=day)
         tis = {a: ref.time_in_states(a, start, end) for a in AGENTS}
-        active = [a for a in AGENTS if tis[a]["online"] > 0
-                  or (w.day, a) in ref.agent_days and ref.agent_days[(w.day, a)].touched]
+        active = [
+            a
+            for a in AGENTS
+            if tis[a]["online"] > 0
+            or (w.day, a) in ref.agent_days
+            and ref.agent_days[(w.day, a)].touched
+        ]
         totals = {a: p.agent_days.get(w.day, {}).get(a) for a in AGENTS}
         exact: dict[str, int] = defaultdict(int)
         for a in AGENTS:
@@ -249,8 +276,9 @@ def check_totals(stream: Stream) -> None:
             assert rows[a]["total_talk_time"] == round_seconds(t.call_duration - t.hold_time)
             assert rows[a]["total_hold_time"] == round_seconds(t.hold_time)
             assert rows[a]["total_wrap_up_time"] == round_seconds(t.wrap_up_time)
-            assert rows[a]["average_talk_time"] == average_seconds(t.call_duration - t.hold_time,
-                                                                   t.legs)
+            assert rows[a]["average_talk_time"] == average_seconds(
+                t.call_duration - t.hold_time, t.legs
+            )
             if a not in active:  # nothing of an inactive agent can be counted
                 assert t.legs == t.accepted == t.denied == t.missed == t.wrap_ups == 0
             exact["talk"] += t.call_duration - t.hold_time
@@ -258,12 +286,14 @@ def check_totals(stream: Stream) -> None:
             exact["wrap"] += t.wrap_up_time
             exact["legs"] += t.legs
             exact["wraps"] += t.wrap_ups
-        for key, name in (("calls_accepted", "total_calls_accepted"),
-                          ("calls_denied", "total_calls_denied"),
-                          ("calls_missed", "total_calls_missed"),
-                          ("calls_put_on_hold", "total_calls_put_on_hold"),
-                          ("accepted_transfers", "total_accepted_transfers"),
-                          ("started_transfers", "total_started_transfers")):
+        for key, name in (
+            ("calls_accepted", "total_calls_accepted"),
+            ("calls_denied", "total_calls_denied"),
+            ("calls_missed", "total_calls_missed"),
+            ("calls_put_on_hold", "total_calls_put_on_hold"),
+            ("accepted_transfers", "total_accepted_transfers"),
+            ("started_transfers", "total_started_transfers"),
+        ):
             assert overview[name] == sum(r[key] for r in rows.values()), name
         assert overview["total_talk_time"] == round_seconds(exact["talk"])
         assert overview["total_hold_time"] == round_seconds(exact["hold"])
@@ -274,9 +304,12 @@ def check_totals(stream: Stream) -> None:
         n = len(active)
         for key in ("online", "away", "transfers_only", "available"):
             assert overview[f"average_{key}_time"] == average_seconds(
-                sum(tis[a][key] for a in active), n), key
+                sum(tis[a][key] for a in active), n
+            ), key
         accepted = overview["total_calls_accepted"]
-        assert overview["average_calls_accepted"] == (0 if n == 0 else (2 * accepted + n) // (2 * n))
+        assert overview["average_calls_accepted"] == (
+            0 if n == 0 else (2 * accepted + n) // (2 * n)
+        )
 
 
 @FAST
@@ -298,11 +331,12 @@ def check_peaks(stream: Stream, read_between: bool) -> None:
                 stats.account_overview(p, now, plan="team", phone_number_ids=numbers)
     ref = reference(stream, p)
     now = p.effective_now(stream.server_nows[-1])
-    for day, start, end in windows(p, stream, now):
+    for day, start, _end in windows(p, stream, now):
         _, day_end = p.calendar.bounds(stats.window(p, now, day).day)
         for numbers in FILTERS:
-            got = stats.account_overview(p, now, plan="team", date=day,
-                                         phone_number_ids=numbers)["max_calls_waiting"]
+            got = stats.account_overview(p, now, plan="team", date=day, phone_number_ids=numbers)[
+                "max_calls_waiting"
+            ]
             assert got == ref.peak(start, day_end, numbers), (day, numbers)
 
 
@@ -321,7 +355,8 @@ def check_against_reference(stream: Stream) -> None:
     for now in nows_after(p, stream.server_nows[-1])[:3]:
         for numbers in FILTERS:
             assert stats.current_queue_activity(p, now, phone_number_ids=numbers) == ref.queue(
-                now, numbers), numbers
+                now, numbers
+            ), numbers
         for day, start, end in windows(p, stream, now):
             w = stats.window(p, now, day)
             _, day_end = p.calendar.bounds(w.day)
@@ -352,8 +387,11 @@ def arbitrary_events(draw: Any, stream: Stream) -> dict[str, Any]:
     """Near-valid events of any type: mostly rejected, sometimes accepted."""
     known_calls = sorted({e["call_id"] for e in stream.events if "call_id" in e}) or ["c0"]
     kind = draw(st.sampled_from(sorted(SPECS)))
-    obj: dict[str, Any] = {"id": "x", "type": kind,
-                           "time": draw(st.sampled_from([e["time"] for e in stream.events]))}
+    obj: dict[str, Any] = {
+        "id": "x",
+        "type": kind,
+        "time": draw(st.sampled_from([e["time"] for e in stream.events])),
+    }
     spec = SPECS[kind]
     values = {
         "call_id": st.sampled_from([*known_calls, "c99"]),

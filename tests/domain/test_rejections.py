@@ -64,63 +64,151 @@ def check(s: Story, event: dict[str, Any], field: str, *fragments: str) -> Event
 SHAPE = [
     ({"type": "call.exploded", "call_id": "c"}, "type", "unknown event type"),
     ({"type": 7, "call_id": "c"}, "type", "unknown event type"),
-    ({"type": "agent.state_changed", "agent_id": 1, "state": "online", "mood": "x"}, "mood",
-     "is not a field"),
+    (
+        {"type": "agent.state_changed", "agent_id": 1, "state": "online", "mood": "x"},
+        "mood",
+        "is not a field",
+    ),
     ({"type": "call.ended", "call_id": "conn", "agent_id": 1}, "agent_id", "is not a field"),
-    ({"type": "agent.state_changed", "agent_id": "1", "state": "online"}, "agent_id",
-     "positive integer"),
-    ({"type": "agent.state_changed", "agent_id": True, "state": "online"}, "agent_id",
-     "positive integer"),
-    ({"type": "agent.state_changed", "agent_id": 0, "state": "online"}, "agent_id",
-     "positive integer"),
-    ({"type": "agent.state_changed", "agent_id": 1.0, "state": "online"}, "agent_id",
-     "positive integer"),
+    (
+        {"type": "agent.state_changed", "agent_id": "1", "state": "online"},
+        "agent_id",
+        "positive integer",
+    ),
+    (
+        {"type": "agent.state_changed", "agent_id": True, "state": "online"},
+        "agent_id",
+        "positive integer",
+    ),
+    (
+        {"type": "agent.state_changed", "agent_id": 0, "state": "online"},
+        "agent_id",
+        "positive integer",
+    ),
+    (
+        {"type": "agent.state_changed", "agent_id": 1.0, "state": "online"},
+        "agent_id",
+        "positive integer",
+    ),
     ({"type": "agent.state_changed", "agent_id": 1, "state": "busy"}, "state", "one of"),
-    ({"type": "agent.state_changed", "agent_id": 1, "state": "online", "via": "pigeon"}, "via",
-     "one of"),
-    ({"type": "agent.state_changed", "agent_id": 1, "state": "online", "forwarding_number": 5},
-     "forwarding_number", "string"),
-    ({"type": "call.started", "call_id": "n", "direction": "sideways", "phone_number_id": 10},
-     "direction", "one of"),
-    ({"type": "call.started", "call_id": "n", "direction": "inbound", "phone_number_id": -1},
-     "phone_number_id", "positive integer"),
-    ({"type": "call.started", "call_id": "n", "direction": "inbound", "phone_number_id": 10,
-      "source": "fax"}, "source", "one of"),
-    ({"type": "call.started", "call_id": "n", "direction": "inbound", "phone_number_id": 10,
-      "outside_business_hours": "yes"}, "outside_business_hours", "true or false"),
-    ({"type": "call.started", "call_id": "n", "direction": "inbound", "phone_number_id": 10,
-      "from": 33}, "from", "string"),
-    ({"type": "call.started", "call_id": "", "direction": "inbound", "phone_number_id": 10},
-     "call_id", "1 to 200"),
-    ({"type": "call.started", "call_id": 5, "direction": "inbound", "phone_number_id": 10},
-     "call_id", "1 to 200"),
-    ({"type": "call.started", "call_id": "x" * 201, "direction": "inbound",
-      "phone_number_id": 10}, "call_id", "1 to 200"),
+    (
+        {"type": "agent.state_changed", "agent_id": 1, "state": "online", "via": "pigeon"},
+        "via",
+        "one of",
+    ),
+    (
+        {"type": "agent.state_changed", "agent_id": 1, "state": "online", "forwarding_number": 5},
+        "forwarding_number",
+        "string",
+    ),
+    (
+        {"type": "call.started", "call_id": "n", "direction": "sideways", "phone_number_id": 10},
+        "direction",
+        "one of",
+    ),
+    (
+        {"type": "call.started", "call_id": "n", "direction": "inbound", "phone_number_id": -1},
+        "phone_number_id",
+        "positive integer",
+    ),
+    (
+        {
+            "type": "call.started",
+            "call_id": "n",
+            "direction": "inbound",
+            "phone_number_id": 10,
+            "source": "fax",
+        },
+        "source",
+        "one of",
+    ),
+    (
+        {
+            "type": "call.started",
+            "call_id": "n",
+            "direction": "inbound",
+            "phone_number_id": 10,
+            "outside_business_hours": "yes",
+        },
+        "outside_business_hours",
+        "true or false",
+    ),
+    (
+        {
+            "type": "call.started",
+            "call_id": "n",
+            "direction": "inbound",
+            "phone_number_id": 10,
+            "from": 33,
+        },
+        "from",
+        "string",
+    ),
+    (
+        {"type": "call.started", "call_id": "", "direction": "inbound", "phone_number_id": 10},
+        "call_id",
+        "1 to 200",
+    ),
+    (
+        {"type": "call.started", "call_id": 5, "direction": "inbound", "phone_number_id": 10},
+        "call_id",
+        "1 to 200",
+    ),
+    (
+        {
+            "type": "call.started",
+            "call_id": "x" * 201,
+            "direction": "inbound",
+            "phone_number_id": 10,
+        },
+        "call_id",
+        "1 to 200",
+    ),
     ({"type": "call.queued", "call_id": "wait", "group_id": 1.5}, "group_id", "positive integer"),
-    ({"type": "call.transfer_started", "call_id": "conn", "to_agent_id": "2"}, "to_agent_id",
-     "positive integer"),
+    (
+        {"type": "call.transfer_started", "call_id": "conn", "to_agent_id": "2"},
+        "to_agent_id",
+        "positive integer",
+    ),
     ({"type": "call.voicemail", "call_id": "vm", "reason": "bored"}, "reason", "one of"),
     ({"type": "call.ended", "call_id": "conn", "time": "2026-11-26 09:10:00"}, "time", "RFC 3339"),
-    ({"type": "call.ended", "call_id": "conn", "time": "2026-11-26T09:10:00"}, "time",
-     "offset"),
-    ({"type": "call.ended", "call_id": "conn", "time": "2026-02-30T09:10:00Z"}, "time",
-     "valid date"),
+    ({"type": "call.ended", "call_id": "conn", "time": "2026-11-26T09:10:00"}, "time", "offset"),
+    (
+        {"type": "call.ended", "call_id": "conn", "time": "2026-02-30T09:10:00Z"},
+        "time",
+        "valid date",
+    ),
     ({"type": "call.ended", "call_id": "conn", "time": 1764144600}, "time", "RFC 3339"),
     # missing required fields
     ({"type": "agent.state_changed", "agent_id": 1}, "state", "is required"),
     ({"type": "agent.state_changed", "state": "online"}, "agent_id", "is required"),
     ({"type": "call.started", "call_id": "n", "phone_number_id": 10}, "direction", "is required"),
-    ({"type": "call.started", "call_id": "n", "direction": "inbound"}, "phone_number_id",
-     "is required"),
+    (
+        {"type": "call.started", "call_id": "n", "direction": "inbound"},
+        "phone_number_id",
+        "is required",
+    ),
     ({"type": "call.offered", "call_id": "wait"}, "agent_id", "is required"),
     ({"type": "call.voicemail", "call_id": "wait"}, "reason", "is required"),
     ({"type": "call.ended"}, "call_id", "is required"),
     ({"call_id": "conn"}, "type", "is required"),
     # direction and agent_id
-    ({"type": "call.started", "call_id": "n", "direction": "inbound", "phone_number_id": 10,
-      "agent_id": 1}, "agent_id", "not allowed on an inbound call"),
-    ({"type": "call.started", "call_id": "n", "direction": "outbound", "phone_number_id": 10},
-     "agent_id", "required for an outbound call"),
+    (
+        {
+            "type": "call.started",
+            "call_id": "n",
+            "direction": "inbound",
+            "phone_number_id": 10,
+            "agent_id": 1,
+        },
+        "agent_id",
+        "not allowed on an inbound call",
+    ),
+    (
+        {"type": "call.started", "call_id": "n", "direction": "outbound", "phone_number_id": 10},
+        "agent_id",
+        "required for an outbound call",
+    ),
 ]
 
 
@@ -154,25 +242,52 @@ def test_non_object_is_rejected() -> None:
 # --- reference data and call ids ----------------------------------------------------------
 
 REFERENCE = [
-    ({"type": "agent.state_changed", "agent_id": 99, "state": "online"}, "agent_id",
-     "unknown agent 99"),
+    (
+        {"type": "agent.state_changed", "agent_id": 99, "state": "online"},
+        "agent_id",
+        "unknown agent 99",
+    ),
     ({"type": "call.offered", "call_id": "wait", "agent_id": 99}, "agent_id", "unknown agent"),
-    ({"type": "call.transfer_started", "call_id": "conn", "to_agent_id": 99}, "to_agent_id",
-     "unknown agent 99"),
-    ({"type": "call.transfer_accepted", "call_id": "held", "agent_id": 99}, "agent_id",
-     "unknown agent"),
-    ({"type": "call.started", "call_id": "n", "direction": "outbound", "phone_number_id": 10,
-      "agent_id": 99}, "agent_id", "unknown agent"),
-    ({"type": "call.started", "call_id": "n", "direction": "inbound", "phone_number_id": 30},
-     "phone_number_id", "unknown phone number 30"),
+    (
+        {"type": "call.transfer_started", "call_id": "conn", "to_agent_id": 99},
+        "to_agent_id",
+        "unknown agent 99",
+    ),
+    (
+        {"type": "call.transfer_accepted", "call_id": "held", "agent_id": 99},
+        "agent_id",
+        "unknown agent",
+    ),
+    (
+        {
+            "type": "call.started",
+            "call_id": "n",
+            "direction": "outbound",
+            "phone_number_id": 10,
+            "agent_id": 99,
+        },
+        "agent_id",
+        "unknown agent",
+    ),
+    (
+        {"type": "call.started", "call_id": "n", "direction": "inbound", "phone_number_id": 30},
+        "phone_number_id",
+        "unknown phone number 30",
+    ),
     ({"type": "call.queued", "call_id": "vm", "group_id": 51}, "group_id", "unknown group 51"),
     ({"type": "call.textback_sent", "call_id": "nope"}, "call_id", "unknown call"),
     ({"type": "call.ended", "call_id": "nope"}, "call_id", "unknown call"),
     ({"type": "call.wrap_up_ended", "call_id": "nope", "agent_id": 5}, "call_id", "unknown call"),
-    ({"type": "call.started", "call_id": "conn", "direction": "inbound", "phone_number_id": 10},
-     "call_id", "already exists"),
-    ({"type": "call.started", "call_id": "done", "direction": "inbound", "phone_number_id": 10},
-     "call_id", "already exists"),  # reused after the call is over
+    (
+        {"type": "call.started", "call_id": "conn", "direction": "inbound", "phone_number_id": 10},
+        "call_id",
+        "already exists",
+    ),
+    (
+        {"type": "call.started", "call_id": "done", "direction": "inbound", "phone_number_id": 10},
+        "call_id",
+        "already exists",
+    ),  # reused after the call is over
 ]
 
 
@@ -293,8 +408,12 @@ def test_out_of_order_per_call() -> None:
 def test_out_of_order_per_agent() -> None:
     s = busy_story()
     s.at("08:59:59")
-    check(s, {"type": "agent.state_changed", "agent_id": 8, "state": "away"}, "time",
-          "older than the last accepted event of agent 8")
+    check(
+        s,
+        {"type": "agent.state_changed", "agent_id": 8, "state": "away"},
+        "time",
+        "older than the last accepted event of agent 8",
+    )
 
 
 def test_call_event_older_than_the_named_agent_is_out_of_order() -> None:
@@ -328,6 +447,5 @@ def test_equal_times_are_in_order() -> None:
 def test_event_too_far_in_the_future() -> None:
     s = busy_story()
     s.at("09:15:00.000000001").now("09:10:00")
-    check(s, {"type": "agent.state_changed", "agent_id": 8, "state": "away"}, "time",
-          "300 seconds")
+    check(s, {"type": "agent.state_changed", "agent_id": 8, "state": "away"}, "time", "300 seconds")
     check(s, ev("ended", "conn"), "time", "300 seconds")

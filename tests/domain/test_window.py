@@ -127,7 +127,9 @@ def test_agent_state_via_and_forwarding_number_for_a_past_date() -> None:
     past = s.activity(date=date(2026, 11, 25))
     # end of the 25th: away (18:00), via phone (18:00), forwarding number from 10:00
     assert (past[1]["agent_state"], past[1]["via"], past[1]["forwarding_number"]) == (
-        "away", "phone", "+331",
+        "away",
+        "phone",
+        "+331",
     )
     assert past[1]["call_status"] is None  # on a call now, but a past date has none
     assert (past[2]["agent_state"], past[2]["via"]) == ("transfers_only", "client")
@@ -138,7 +140,9 @@ def test_agent_state_via_and_forwarding_number_for_a_past_date() -> None:
 
     today = s.activity()
     assert (today[1]["agent_state"], today[1]["via"], today[1]["forwarding_number"]) == (
-        "offline", "phone", None,
+        "offline",
+        "phone",
+        None,
     )
     assert today[1]["call_status"] == "on_call"
 

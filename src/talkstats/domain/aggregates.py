@@ -42,6 +42,13 @@ class CallTotals:
     textbacks: int = 0
     # whole seconds of queue wait (rounded up) -> calls answered from the queue with it
     answered_wait_histogram: dict[int, int] = field(default_factory=dict)
+    # finished waits a later call.queued may still revoke (the caller left the queue
+    # without an agent and the call goes on): call id -> wait. Not yet in max_queue_wait.
+    open_waits: dict[str, int] = field(default_factory=dict)
+
+    def largest_wait(self) -> int:
+        """The largest finished queue wait (max_queue_wait_time)."""
+        return max(self.max_queue_wait, max(self.open_waits.values(), default=0))
 
     def add(self, other: CallTotals, *, histogram: bool = False) -> None:
         """Add another set of totals into this one (maxima take the larger).
@@ -51,6 +58,7 @@ class CallTotals:
         for f in _CALL_SUMS:
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.max_queue_wait = max(self.max_queue_wait, other.max_queue_wait)
+        self.open_waits.update(other.open_waits)
         if not histogram:
             return
         mine = self.answered_wait_histogram
@@ -61,7 +69,7 @@ class CallTotals:
 _CALL_SUMS = tuple(
     f.name
     for f in fields(CallTotals)
-    if f.name not in ("max_queue_wait", "answered_wait_histogram")
+    if f.name not in ("max_queue_wait", "answered_wait_histogram", "open_waits")
 )
 
 

@@ -322,6 +322,7 @@ class AccountProjection:
             for totals in self._totals(call):
                 totals.finished_waits -= 1
                 totals.queue_wait -= call.counted_wait
+                del totals.open_waits[call.id]
             call.counted_wait = None
         call.queue_since = instant
         self._queue(call.phone_number_id).enter(call.id, instant)
@@ -335,9 +336,16 @@ class AccountProjection:
         for totals in self._totals(call):
             totals.finished_waits += 1
             totals.queue_wait += call.queue_wait
-            totals.max_queue_wait = max(totals.max_queue_wait, call.queue_wait)
+            totals.open_waits[call.id] = call.queue_wait
         self._queue(call.phone_number_id).leave(call.id)
         self._waiting_changed(call, instant, -1)
+
+    def _settle_wait(self, call: CallLive) -> None:
+        """The call can no longer queue again (answered or ended): its wait is final."""
+        if call.counted_wait is not None:
+            for totals in self._totals(call):
+                totals.open_waits.pop(call.id, None)
+                totals.max_queue_wait = max(totals.max_queue_wait, call.counted_wait)
 
     def _leave_callback_queue(self, call: CallLive, instant: int, answered: bool) -> None:
         assert call.callback_since is not None
@@ -539,6 +547,7 @@ class AccountProjection:
         if first_answer:
             for totals in self._totals(call):
                 totals.answered += 1
+        self._settle_wait(call)
         self._agent_totals(call.day, agent_id).accepted += 1
         self._start_leg(call, agent_id, agent, e.time)
 
@@ -646,6 +655,7 @@ class AccountProjection:
         if call.callback_since is not None:
             self._leave_callback_queue(call, e.time, answered=False)
         self._close_offers(call)
+        self._settle_wait(call)
         call.ended = True
         call.transfer_pending = False
         for totals in self._totals(call):

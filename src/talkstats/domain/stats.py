@@ -96,7 +96,7 @@ def account_overview(
         "average_queue_wait_time": average_seconds(t.queue_wait, t.finished_waits),
         "average_wrap_up_time": average_seconds(t.wrap_up_time, t.wrap_ups),
         "max_calls_waiting": _peak(p, w.day, numbers),
-        "max_queue_wait_time": round_seconds(t.max_queue_wait),
+        "max_queue_wait_time": round_seconds(t.largest_wait()),
         "total_call_duration": round_seconds(t.duration),
         "total_calls": t.calls,
         "total_voicemails": t.voicemails,

@@ -31,17 +31,11 @@ SECTION = "## simulate: a full day of center-200 into a fresh SQLite store"
 
 
 def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
+    """Architecture, CPU model and core count, as bench/record.py reads them."""
+    from bench.record import machine as describe
 
-    return f"{platform.machine()}, {cpu}, {os.cpu_count()} CPUs"
+    m = describe()
+    return f"{platform.machine()}, {m['cpu']}, {m['nproc']} CPUs"
 
 
 def commit() -> str:

@@ -32,6 +32,7 @@ SECTION = "## simulate: a full day of center-200 into a fresh SQLite store"
 
 def machine() -> str:
     """Architecture, CPU model and core count, as bench/record.py reads them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
     from bench.record import machine as describe
 
     m = describe()

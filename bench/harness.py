@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from talkstats import gctune
 from talkstats.config import Settings
 from talkstats.service import Talkstats
 from talkstats.simulator import Scenario, reference_data
@@ -38,6 +39,7 @@ def settings(db: Path) -> Settings:
 
 
 def open_service(db: Path, clock_ns: int) -> Talkstats:
+    gctune.tune()  # as talkstats' composition root does for every command
     return Talkstats(
         SQLiteStore(db), settings(db), clock=lambda: clock_ns, monotonic=time.monotonic
     )

@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from talkstats import gctune
 from talkstats.config import Settings, load_settings
 from talkstats.service import Talkstats, Unavailable
 from talkstats.store import Account, StoreError, open_store
@@ -24,6 +25,7 @@ R = TypeVar("R")
 
 def compose(settings: Settings) -> Talkstats:
     """Open the store the settings name and build the service on the real clocks."""
+    gctune.tune()
     store = open_store(settings.database_url)
     return Talkstats(store, settings, clock=time.time_ns, monotonic=time.monotonic)
 

@@ -29,6 +29,7 @@ from talkstats.api.credentials import (
 )
 from talkstats.api.ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, RateLimiter
 from talkstats.config import Settings
+from talkstats.domain.decoding import parse_batch
 from talkstats.domain.directory import AgentInfo, Directory
 from talkstats.domain.events import Event, EventRejected, parse_event
 from talkstats.domain.projection import AccountProjection
@@ -50,6 +51,7 @@ log = logging.getLogger("talkstats")
 
 Clock = Callable[[], int]
 Monotonic = Callable[[], float]
+
 
 def _domain_fingerprint() -> str:
     """A digest of the domain's source: snapshots of another version are not trusted.
@@ -239,13 +241,19 @@ class Talkstats:
             rows = self.store.read_events(account.id, runtime.seq, 10_000)
             if not rows:
                 break
-            for seq, body in rows:
+            apply = runtime.projection.apply
+            events = parse_batch([orjson.loads(body) for _, body in rows])
+            for (seq, _), event in zip(rows, events, strict=True):
                 try:
-                    runtime.projection.apply(parse_event(orjson.loads(body)), _REPLAY_NOW)
+                    if isinstance(event, EventRejected):
+                        raise event
+                    apply(event, _REPLAY_NOW)
                 except EventRejected as exc:
-                    log.error("log entry %s of account %s no longer applies: %s", seq, account.id, exc)
-                runtime.seq = seq
-                runtime.since_snapshot += 1
+                    log.error(
+                        "log entry %s of account %s no longer applies: %s", seq, account.id, exc
+                    )
+            runtime.seq = rows[-1][0]
+            runtime.since_snapshot += len(rows)
         runtime.checked_at = self.monotonic()
 
     def _runtime(self, account: Account, *, fresh: bool = False) -> _Runtime:
@@ -375,18 +383,10 @@ class Talkstats:
             raise Unavailable("the event log cannot be read; retry later") from exc
         projection = runtime.projection
         server_now = self.clock()
-        parsed: list[Event | EventRejected] = []
-        ids: set[str] = set()
-        for obj in objs:
-            try:
-                event = parse_event(obj)
-            except EventRejected as exc:
-                parsed.append(exc)
-            else:
-                parsed.append(event)
-                ids.add(event.id)
+        parsed = parse_batch(objs)
+        ids = [item.id for item in parsed if type(item) is Event]
         try:
-            stored = self.store.find_events(account.id, list(ids)) if ids else {}
+            stored = self.store.find_events(account.id, ids) if ids else {}
         except StoreError as exc:
             raise Unavailable("the event log cannot be read; retry later") from exc
         in_batch: dict[str, Event] = {}
@@ -395,7 +395,9 @@ class Talkstats:
         accepted = duplicates = rejected = 0
         for index, item in enumerate(parsed):
             if isinstance(item, EventRejected):
-                results.append(EventOutcome(index, item.event_id, "rejected", item.message, item.field))
+                results.append(
+                    EventOutcome(index, item.event_id, "rejected", item.message, item.field)
+                )
                 rejected += 1
                 continue
             earlier = in_batch.get(item.id)

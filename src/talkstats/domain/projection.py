@@ -68,6 +68,8 @@ class CallLive:
     voicemail: bool = False
     wrap_ups: dict[int, int] = field(default_factory=dict)
     held_by: set[int] = field(default_factory=set)
+    # the day's totals it counts in: all phone numbers, and its own (set when it starts)
+    totals: tuple[CallTotals, CallTotals] | tuple[()] = ()
 
 
 class AccountProjection:
@@ -213,13 +215,13 @@ class AccountProjection:
 
     # --- aggregates -----------------------------------------------------------------
 
-    def _totals(self, call: CallLive) -> tuple[CallTotals, CallTotals]:
-        by_number = self.call_days.get(call.day)
+    def _totals(self, day: date, phone_number_id: int) -> tuple[CallTotals, CallTotals]:
+        by_number = self.call_days.get(day)
         if by_number is None:
-            by_number = self.call_days[call.day] = {ALL_NUMBERS: CallTotals()}
-        number = by_number.get(call.phone_number_id)
+            by_number = self.call_days[day] = {ALL_NUMBERS: CallTotals()}
+        number = by_number.get(phone_number_id)
         if number is None:
-            number = by_number[call.phone_number_id] = CallTotals()
+            number = by_number[phone_number_id] = CallTotals()
         return by_number[ALL_NUMBERS], number
 
     def _agent_totals(self, day: date, agent_id: int) -> AgentTotals:
@@ -314,12 +316,12 @@ class AccountProjection:
         span = instant - call.hold_since
         call.hold_since = None
         call.leg_hold += span
-        for totals in self._totals(call):
+        for totals in call.totals:
             totals.hold_time += span
 
     def _enter_queue(self, call: CallLive, instant: int) -> None:
         if call.counted_wait is not None:  # its queue wait is no longer finished
-            for totals in self._totals(call):
+            for totals in call.totals:
                 totals.finished_waits -= 1
                 totals.queue_wait -= call.counted_wait
                 del totals.open_waits[call.id]
@@ -333,7 +335,7 @@ class AccountProjection:
         call.queue_wait += instant - call.queue_since
         call.queue_since = None
         call.counted_wait = call.queue_wait
-        for totals in self._totals(call):
+        for totals in call.totals:
             totals.finished_waits += 1
             totals.queue_wait += call.queue_wait
             totals.open_waits[call.id] = call.queue_wait
@@ -343,14 +345,14 @@ class AccountProjection:
     def _settle_wait(self, call: CallLive) -> None:
         """The call can no longer queue again (answered or ended): its wait is final."""
         if call.counted_wait is not None:
-            for totals in self._totals(call):
+            for totals in call.totals:
                 totals.open_waits.pop(call.id, None)
                 totals.max_queue_wait = max(totals.max_queue_wait, call.counted_wait)
 
     def _leave_callback_queue(self, call: CallLive, instant: int, answered: bool) -> None:
         assert call.callback_since is not None
         if answered:
-            for totals in self._totals(call):
+            for totals in call.totals:
                 totals.callbacks_answered += 1
                 totals.callback_wait += instant - call.callback_since
         call.callback_since = None
@@ -398,7 +400,9 @@ class AccountProjection:
         if call_id in self.calls or call_id in self.finished_calls:
             raise EventRejected(e.id, "call_id", f"call {call_id!r} already exists")
         if e.phone_number_id not in self.directory.phone_numbers:
-            raise EventRejected(e.id, "phone_number_id", f"unknown phone number {e.phone_number_id}")
+            raise EventRejected(
+                e.id, "phone_number_id", f"unknown phone number {e.phone_number_id}"
+            )
         agent: AgentLive | None = None
         if e.direction == "outbound":
             assert e.agent_id is not None
@@ -414,8 +418,9 @@ class AccountProjection:
             last_time=e.time,
             origin_agent=e.agent_id,
         )
+        call.totals = self._totals(call.day, e.phone_number_id)
         self.calls[call_id] = call
-        for totals in self._totals(call):
+        for totals in call.totals:
             totals.calls += 1
             if e.direction == "inbound":
                 totals.inbound += 1
@@ -431,7 +436,7 @@ class AccountProjection:
     def _textback_sent(self, e: Event) -> None:
         call = self._open_call(e)
         call.last_time = e.time
-        for totals in self._totals(call):
+        for totals in call.totals:
             totals.textbacks += 1
 
     def _queued(self, e: Event) -> None:
@@ -454,7 +459,9 @@ class AccountProjection:
         if call.agent_id is not None:
             raise EventRejected(e.id, "call_id", f"call {call.id!r} is connected to an agent")
         if call.callback_since is not None:
-            raise EventRejected(e.id, "call_id", f"call {call.id!r} is already in the callback queue")
+            raise EventRejected(
+                e.id, "call_id", f"call {call.id!r} is already in the callback queue"
+            )
         call.last_time = e.time
         if call.queue_since is not None:
             self._leave_queue(call, e.time)
@@ -466,7 +473,7 @@ class AccountProjection:
         self._waiting_changed(call, e.time, +1)
         if not call.callback_requested:
             call.callback_requested = True
-            for totals in self._totals(call):
+            for totals in call.totals:
                 totals.callback_calls += 1
                 if call.source == "web_widget":
                     totals.embeddable_callback_calls += 1
@@ -479,8 +486,9 @@ class AccountProjection:
             raise EventRejected(e.id, "call_id", f"call {call.id!r} is not waiting for an agent")
         if agent.offer_call_id is not None:
             raise EventRejected(
-                e.id, "agent_id", f"agent {e.agent_id} already has an open offer "
-                f"(call {agent.offer_call_id!r})"
+                e.id,
+                "agent_id",
+                f"agent {e.agent_id} already has an open offer (call {agent.offer_call_id!r})",
             )
         self._not_busy(e, e.agent_id, agent)
         agent = self._stored(e.agent_id, agent)
@@ -514,15 +522,17 @@ class AccountProjection:
         if call.direction == "outbound":
             if agent_id != call.origin_agent:
                 raise EventRejected(
-                    e.id, "agent_id", f"outbound call {call.id!r} was started by agent "
-                    f"{call.origin_agent}, not {agent_id}"
+                    e.id,
+                    "agent_id",
+                    f"outbound call {call.id!r} was started by agent "
+                    f"{call.origin_agent}, not {agent_id}",
                 )
             if call.answered:
                 raise EventRejected(e.id, "call_id", f"call {call.id!r} was already answered")
             agent = self._stored(agent_id, agent)
             agent.last_time = call.last_time = e.time
             call.answered = True
-            for totals in self._totals(call):
+            for totals in call.totals:
                 totals.answered += 1
             return
         if call.queue_since is None and call.callback_since is None:
@@ -536,7 +546,7 @@ class AccountProjection:
         if call.queue_since is not None:
             self._leave_queue(call, e.time)
             wait_seconds = -(-call.queue_wait // NS_PER_SECOND)
-            for totals in self._totals(call):
+            for totals in call.totals:
                 histogram = totals.answered_wait_histogram
                 histogram[wait_seconds] = histogram.get(wait_seconds, 0) + 1
                 if first_answer:
@@ -545,7 +555,7 @@ class AccountProjection:
         else:
             self._leave_callback_queue(call, e.time, answered=True)
         if first_answer:
-            for totals in self._totals(call):
+            for totals in call.totals:
                 totals.answered += 1
         self._settle_wait(call)
         self._agent_totals(call.day, agent_id).accepted += 1
@@ -635,7 +645,7 @@ class AccountProjection:
             self._leave_callback_queue(call, e.time, answered=False)
         self._close_offers(call)
         call.voicemail = True
-        for totals in self._totals(call):
+        for totals in call.totals:
             totals.voicemails += 1
             if e.reason == "exceeded_queue_wait_time":
                 totals.exceeded_queue_wait += 1
@@ -658,7 +668,7 @@ class AccountProjection:
         self._settle_wait(call)
         call.ended = True
         call.transfer_pending = False
-        for totals in self._totals(call):
+        for totals in call.totals:
             totals.ended += 1
             totals.duration += e.time - call.started
             if abandoned:
@@ -682,7 +692,7 @@ class AccountProjection:
         totals = self._agent_totals(call.day, agent_id)
         totals.wrap_ups += 1
         totals.wrap_up_time += span
-        for call_totals in self._totals(call):
+        for call_totals in call.totals:
             call_totals.wrap_ups += 1
             call_totals.wrap_up_time += span
         self._set_call_status(agent_id, agent, e.time, None, None)

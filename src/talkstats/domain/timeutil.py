@@ -15,12 +15,18 @@ NS_PER_SECOND = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})"
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})",
+    re.ASCII,  # \d is 0-9 only, not every Unicode digit
 )
-# (date, hour and minute, offset) -> seconds since the epoch of that minute. Event times
-# cluster, so most parses hit this cache and skip the calendar arithmetic.
-_MINUTES: dict[tuple[str, str], int] = {}
-_MINUTES_LIMIT = 4096
+# An instant's text splits at fixed places: "2026-11-26T09:15" (the minute), ":02" (the
+# second) and the rest (fraction and offset, ".250+01:00"). A minute or an ending that
+# has passed the full check is remembered with its value, and the 60 valid seconds are
+# known, so the common parse is three slices and three dictionary lookups. Event
+# times cluster (many a minute, few distinct endings), so the caches stay small.
+_MINUTES: dict[str, int] = {}  # "2026-11-26T09:15" -> seconds since the epoch, as UTC
+_SECONDS = {f":{n:02d}": n for n in range(60)}
+_ENDINGS: dict[str, int] = {}  # ".250+01:00" -> fraction minus offset, in ns
+_CACHE_LIMIT = 4096
 
 
 class InvalidInstant(ValueError):
@@ -32,29 +38,37 @@ def parse_instant(text: str) -> int:
 
     Up to nine fractional digits are kept exactly.
     """
+    minute = _MINUTES.get(text[:16])
+    if minute is not None:
+        second = _SECONDS.get(text[16:19])
+        ending = _ENDINGS.get(text[19:])
+        if second is not None and ending is not None:
+            return (minute + second) * NS_PER_SECOND + ending
+    return _parse_and_remember(text)
+
+
+def _parse_and_remember(text: str) -> int:
     m = _RFC3339.fullmatch(text)
     if m is None:
         raise InvalidInstant(
             "must be an RFC 3339 instant with an offset, like 2026-11-26T09:15:02Z"
         )
     minute_text, second_text, fraction, offset_text = m.groups()
-    key = (minute_text, offset_text)
-    minute = _MINUTES.get(key)
-    if minute is None:
-        minute = _minute_since_epoch(minute_text, offset_text)
-        if len(_MINUTES) >= _MINUTES_LIMIT:
-            _MINUTES.clear()
-        _MINUTES[key] = minute
     second = int(second_text)
     if second > 59:
         raise InvalidInstant("has a seconds field above 59")
-    whole = (minute + second) * NS_PER_SECOND
-    if fraction:
-        return whole + int(fraction.ljust(9, "0"))
-    return whole
+    minute = _minute_since_epoch(minute_text)
+    offset = _offset_seconds(offset_text)
+    ending = (int(fraction.ljust(9, "0")) if fraction else 0) - offset * NS_PER_SECOND
+    for cache, key, value in ((_MINUTES, minute_text, minute), (_ENDINGS, text[19:], ending)):
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = value
+    return (minute + second) * NS_PER_SECOND + ending
 
 
-def _minute_since_epoch(minute_text: str, offset_text: str) -> int:
+def _minute_since_epoch(minute_text: str) -> int:
+    """Seconds since the epoch of "YYYY-MM-DDTHH:MM" read as UTC."""
     try:
         base = datetime(
             int(minute_text[0:4]),
@@ -66,13 +80,16 @@ def _minute_since_epoch(minute_text: str, offset_text: str) -> int:
         )
     except ValueError as exc:
         raise InvalidInstant(f"is not a valid date and time ({exc})") from None
-    offset = 0
-    if offset_text not in ("Z", "z"):
-        hours, minutes = int(offset_text[1:3]), int(offset_text[4:6])
-        if hours > 23 or minutes > 59:
-            raise InvalidInstant("has an invalid UTC offset")
-        offset = (hours * 3600 + minutes * 60) * (1 if offset_text[0] == "+" else -1)
-    return (base - _EPOCH) // timedelta(seconds=1) - offset
+    return (base - _EPOCH) // timedelta(seconds=1)
+
+
+def _offset_seconds(offset_text: str) -> int:
+    if offset_text in ("Z", "z"):
+        return 0
+    hours, minutes = int(offset_text[1:3]), int(offset_text[4:6])
+    if hours > 23 or minutes > 59:
+        raise InvalidInstant("has an invalid UTC offset")
+    return (hours * 3600 + minutes * 60) * (1 if offset_text[0] == "+" else -1)
 
 
 def format_instant(ns: int) -> str:

@@ -34,6 +34,8 @@ def test_openapi_and_docs(env: Env) -> None:
     paths = spec.json()["paths"]
     assert "/api/v2/channels/voice/stats/account_overview" in paths
     assert "/api/v2/channels/voice/events" in paths
+    activity = paths["/api/v2/channels/voice/stats/agents_activity"]["get"]
+    assert [p["name"] for p in activity["parameters"]] == ["group_ids", "page", "per_page", "date"]
     assert env.client.get("/docs").status_code == 200
 
 

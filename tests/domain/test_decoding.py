@@ -114,3 +114,13 @@ def test_an_inbound_call_naming_an_agent_is_explained() -> None:
     [out] = parse_batch([obj])
     assert isinstance(out, EventRejected)
     assert (out.field, out.reason) == ("agent_id", "is not allowed on an inbound call")
+
+
+def test_objects_that_are_not_plain_dicts_take_parse_events_path() -> None:
+    class Hiding(dict):  # type: ignore[type-arg]
+        def items(self):  # type: ignore[no-untyped-def]
+            return [(k, v) for k, v in super().items() if k != "agent_id"]
+
+    obj = Hiding(id="a", type="call.answered", time="2026-03-10T09:00:00Z", call_id="c",
+                 agent_id=1)  # fmt: skip
+    assert_agree([obj, {"id": "b", "type": "call.ended", "time": obj["time"], "call_id": "c"}])

@@ -8,6 +8,11 @@ msgspec refuses anything in a batch, or an accepted event breaks a rule msgspec 
 express, the batch (or that event) goes through ``parse_event``, so every rejection
 carries exactly the message ``parse_event`` gives. tests/domain/test_decoding.py holds
 the two paths to that.
+
+The objects must be what a JSON decoder returns (orjson, json: exact dict, str, int,
+float, bool, list, None). A batch holding anything else goes through ``parse_event``
+alone; values of subclasses of str or int inside a plain dict (a StrEnum, say) are
+outside that contract: msgspec accepts them where ``parse_event`` does not.
 """
 
 from __future__ import annotations
@@ -125,6 +130,8 @@ _BATCH: Any = list[Union[tuple(k.struct for k in _KINDS.values())]]  # type: ign
 
 def parse_batch(objs: Sequence[object]) -> list[Event | EventRejected]:
     """Every object as an Event or the EventRejected that ``parse_event`` would raise."""
+    if not all(type(obj) is dict for obj in objs):
+        return [_slow(obj) for obj in objs]
     try:
         decoded = msgspec.convert(objs, _BATCH)
     except msgspec.ValidationError:

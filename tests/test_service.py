@@ -115,8 +115,11 @@ def test_a_failed_append_acknowledges_nothing_and_the_projection_is_rebuilt(
     clocks = Clocks()
     store = DiskFullStore(tmp_path / "t.db")
     server = Talkstats(
-        store, load_settings({}, environ={}), clock=clocks.wall,
-        monotonic=clocks.monotonic, hasher=CHEAP,
+        store,
+        load_settings({}, environ={}),
+        clock=clocks.wall,
+        monotonic=clocks.monotonic,
+        hasher=CHEAP,
     )
     account = server.create_account(
         "acme", "UTC", "professional", admin_email="a@acme.test", admin_password="pw"

@@ -26,7 +26,9 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("database_url", "sqlite:///./talkstats.db", "Where the event log lives (sqlite:///PATH)."),
+    Setting(
+        "database_url", "sqlite:///./talkstats.db", "Where the event log lives (sqlite:///PATH)."
+    ),
     Setting("host", "127.0.0.1", "Address the HTTP server listens on."),
     Setting("port", 8080, "Port the HTTP server listens on."),
     Setting(

@@ -21,13 +21,13 @@ import orjson
 from argon2 import PasswordHasher
 
 import talkstats.domain as domain_package
-from talkstats.api.credentials import (
+from talkstats.access.credentials import (
     Authenticator,
     hash_secret,
     new_api_token,
     token_prefix,
 )
-from talkstats.api.ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, RateLimiter
+from talkstats.access.ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, RateLimiter
 from talkstats.config import Settings
 from talkstats.domain.decoding import parse_batch
 from talkstats.domain.directory import AgentInfo, Directory

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from talkstats import gctune
-from talkstats.cli_root import build_settings, compose
+from talkstats.cli.root import build_settings, compose
 
 
 @pytest.fixture

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
-from talkstats.cli import add_simulator_commands, cli
+from talkstats.cli import cli
 from talkstats.config import SETTINGS
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
@@ -90,20 +89,6 @@ def test_python_dash_m_entry_point() -> None:
     assert done.returncode == 0 and "serve" in done.stdout
 
 
-def test_simulator_commands_are_added_when_the_module_exists(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    fake = types.ModuleType("talkstats.simulator.commands")
-    fake.simulate = click.Command("simulate")  # type: ignore[attr-defined]
-    fake.demo = click.Command("demo")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "talkstats.simulator.commands", fake)
-    group = click.Group("talkstats")
-    add_simulator_commands(group)
-    assert set(group.commands) == {"simulate", "demo"}
-
-
-def test_simulator_commands_are_optional(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "talkstats.simulator.commands", None)  # import fails
-    group = click.Group("talkstats")
-    add_simulator_commands(group)
-    assert group.commands == {}
+def test_every_command_group_is_registered() -> None:
+    assert {"serve", "settings", "account", "user", "group", "phone-number", "token",
+            "ingest", "simulate", "demo"} <= set(cli.commands)  # fmt: skip

@@ -37,11 +37,19 @@ def zenpy_client(url: str, monkeypatch: pytest.MonkeyPatch, **credentials: str):
 def seed(url: str) -> None:
     auth = ADMIN
     api = f"{url}/api/v2"
-    r = requests.post(f"{api}/users.json", auth=auth, timeout=10,
-                      json={"user": {"id": 7, "name": "Ada", "email": "ada@acme.test", "role": "agent"}})
+    r = requests.post(
+        f"{api}/users.json",
+        auth=auth,
+        timeout=10,
+        json={"user": {"id": 7, "name": "Ada", "email": "ada@acme.test", "role": "agent"}},
+    )
     assert r.status_code == 201, r.text
-    r = requests.post(f"{api}/channels/voice/phone_numbers.json", auth=auth, timeout=10,
-                      json={"phone_number": {"id": 1, "number": "+15550001", "name": "Main"}})
+    r = requests.post(
+        f"{api}/channels/voice/phone_numbers.json",
+        auth=auth,
+        timeout=10,
+        json={"phone_number": {"id": 1, "number": "+15550001", "name": "Main"}},
+    )
     assert r.status_code == 201, r.text
     start = datetime.now(ZONE).replace(microsecond=0) - timedelta(minutes=30)
 
@@ -49,16 +57,39 @@ def seed(url: str) -> None:
         return (start + timedelta(seconds=seconds)).isoformat()
 
     events = [
-        {"id": "z1", "type": "agent.state_changed", "time": at(0), "agent_id": 7, "state": "online", "via": "client"},
-        {"id": "z2", "type": "call.started", "time": at(60), "call_id": "c1", "direction": "inbound", "phone_number_id": 1},
+        {
+            "id": "z1",
+            "type": "agent.state_changed",
+            "time": at(0),
+            "agent_id": 7,
+            "state": "online",
+            "via": "client",
+        },
+        {
+            "id": "z2",
+            "type": "call.started",
+            "time": at(60),
+            "call_id": "c1",
+            "direction": "inbound",
+            "phone_number_id": 1,
+        },
         {"id": "z3", "type": "call.queued", "time": at(65), "call_id": "c1"},
         {"id": "z4", "type": "call.answered", "time": at(75), "call_id": "c1", "agent_id": 7},
         {"id": "z5", "type": "call.ended", "time": at(195), "call_id": "c1"},
         {"id": "z6", "type": "call.wrap_up_ended", "time": at(225), "call_id": "c1", "agent_id": 7},
-        {"id": "z7", "type": "call.started", "time": at(300), "call_id": "c2", "direction": "inbound", "phone_number_id": 1},
+        {
+            "id": "z7",
+            "type": "call.started",
+            "time": at(300),
+            "call_id": "c2",
+            "direction": "inbound",
+            "phone_number_id": 1,
+        },
         {"id": "z8", "type": "call.queued", "time": at(301), "call_id": "c2"},
     ]
-    r = requests.post(f"{api}/channels/voice/events", auth=auth, timeout=10, json={"events": events})
+    r = requests.post(
+        f"{api}/channels/voice/events", auth=auth, timeout=10, json={"events": events}
+    )
     assert r.status_code == 200 and r.json()["accepted"] == len(events), r.text
 
 

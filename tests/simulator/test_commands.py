@@ -9,16 +9,16 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from talkstats.config import Settings
-from talkstats.service import Talkstats
-from talkstats.simulator import load_scenario, scenario_path
-from talkstats.simulator.commands import (
+from talkstats.cli.simulate import (
     DEMO_ADMIN,
     DEMO_PASSWORD,
     prepare_demo,
     resolve_window,
     simulate,
 )
+from talkstats.config import Settings
+from talkstats.service import Talkstats
+from talkstats.simulator import load_scenario, scenario_path
 from talkstats.simulator.driver import basic_authorization
 from talkstats.store import SQLiteStore
 

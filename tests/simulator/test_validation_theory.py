@@ -47,12 +47,12 @@ from pathlib import Path
 import argon2
 import pytest
 
+from talkstats.cli.simulate import run_simulation
 from talkstats.config import Settings
 from talkstats.domain.projection import ALL_NUMBERS
 from talkstats.domain.stats import account_overview, service_level
 from talkstats.service import Talkstats
 from talkstats.simulator import Simulator, load_scenario, scenario_path
-from talkstats.simulator.commands import run_simulation
 from talkstats.simulator.driver import Driver, ServiceSink, create_reference_data
 from talkstats.simulator.reference import reference_data
 from talkstats.store import SQLiteStore

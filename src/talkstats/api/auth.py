@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from ..access.credentials import parse_authorization
 from ..store.base import Account, User
 from .context import ApiContext
-from .credentials import parse_authorization
 from .errors import Forbidden, Unauthorized
 
 AGENT_ROLES = frozenset(("agent", "admin"))

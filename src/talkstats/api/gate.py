@@ -15,11 +15,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..access.ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, UNLIMITED
 from ..service import Talkstats
 from .auth import ACCOUNT
 from .errors import PayloadTooLarge, RecordNotFound, TooManyRequests, internal_error_response
 from .params import ORIGINAL_PATH
-from .ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, UNLIMITED
 
 log = logging.getLogger("talkstats.api")
 

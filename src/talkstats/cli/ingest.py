@@ -17,7 +17,7 @@ from typing import IO, Any
 import click
 import orjson
 
-from talkstats.cli_root import (
+from talkstats.cli.root import (
     account_option,
     database_option,
     open_service,

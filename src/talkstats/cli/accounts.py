@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import click
 
-from talkstats.cli_root import (
+from talkstats.cli.root import (
     account_option,
     database_option,
     open_service,

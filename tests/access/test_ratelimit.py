@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from talkstats.api.ratelimit import (
+from talkstats.access.ratelimit import (
     CURRENT_QUEUE_ACTIVITY,
     DEFAULT_LIMITS,
     TALK,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 from argon2 import PasswordHasher
 
-from talkstats.api import credentials
-from talkstats.api.credentials import (
+from talkstats.access import credentials
+from talkstats.access.credentials import (
     Authenticator,
     BearerCredential,
     Credential,

@@ -1,10 +1,4 @@
-"""The `talkstats` command: serve, ingest, settings, and operator commands for accounts
-and reference data (cli_admin.py). `simulate` and `demo` come from the simulator
-package when it provides them.
-
-The composition root (settings -> store -> service, and the real clocks) is
-cli_root.py; every command goes through it.
-"""
+"""`talkstats serve` (the HTTP server) and `talkstats settings`."""
 
 from __future__ import annotations
 
@@ -19,9 +13,7 @@ from typing import Any
 
 import click
 
-from talkstats.cli_admin import COMMANDS as ADMIN_COMMANDS
-from talkstats.cli_ingest import ingest
-from talkstats.cli_root import build_settings, compose, database_option, reports_errors
+from talkstats.cli.root import build_settings, compose, database_option, reports_errors
 from talkstats.config import SETTINGS, Settings, load_settings
 from talkstats.service import Talkstats
 
@@ -29,20 +21,10 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="talkstats", prog_name="talkstats")
-def cli() -> None:
-    """talkstats: voice contact-center statistics behind the Zendesk Talk Stats API.
-
-    Settings come from flags, then TALKSTATS_* environment variables, then defaults
-    (`talkstats settings` lists them).
-    """
-
-
 # --- serve ------------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @database_option
 @click.option(
     "--host", default=None, help="Listen address [env TALKSTATS_HOST; default 127.0.0.1]."
@@ -181,7 +163,7 @@ def _stop_on_signals(server: Any) -> Iterator[None]:
 # --- settings ---------------------------------------------------------------------------
 
 
-@cli.command("settings")
+@click.command("settings")
 @reports_errors
 def settings_command() -> None:
     """Print every setting: environment variable, default, current value and help."""
@@ -198,31 +180,4 @@ def _show(value: object) -> str:
     return "(none)" if value is None else str(value)
 
 
-# --- registration -----------------------------------------------------------------------
-
-
-def add_simulator_commands(group: click.Group) -> None:
-    """Add `simulate` and `demo` if the simulator package provides them (it may not yet)."""
-    try:
-        from talkstats.simulator.commands import (  # type: ignore[import-not-found,unused-ignore]
-            demo,
-            simulate,
-        )
-    except ModuleNotFoundError as exc:
-        if exc.name != "talkstats.simulator.commands":
-            raise  # the module exists but is broken: say so rather than hide the commands
-        return
-    group.add_command(simulate)
-    group.add_command(demo)
-
-
-def main() -> None:
-    """Console-script entry point (`talkstats`)."""
-    cli(prog_name="talkstats")
-
-
-for _command in (*ADMIN_COMMANDS, ingest):
-    cli.add_command(_command)
-# Last, so that talkstats.simulator.commands may import anything above from this module
-# (it should prefer talkstats.cli_root for the composition root, and run_server).
-add_simulator_commands(cli)
+COMMANDS = (serve, settings_command)

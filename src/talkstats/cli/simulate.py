@@ -1,4 +1,4 @@
-"""The `talkstats simulate` and `talkstats demo` commands (registered by talkstats.cli).
+"""The `talkstats simulate` and `talkstats demo` commands.
 
 This module is a composition root: it reads the real clock (`time.time_ns`) and hands
 it to the service and the simulator's driver; nothing below it reads the clock.
@@ -46,7 +46,15 @@ from talkstats.simulator.engine import Simulator
 from talkstats.simulator.reference import reference_data
 from talkstats.simulator.scenario import Scenario, ScenarioError, load_scenario, scenario_path
 
-__all__ = ["DEMO_ADMIN", "DEMO_PASSWORD", "demo", "open_service", "run_simulation", "simulate"]
+__all__ = [
+    "COMMANDS",
+    "DEMO_ADMIN",
+    "DEMO_PASSWORD",
+    "demo",
+    "open_service",
+    "run_simulation",
+    "simulate",
+]
 
 NS = 1_000_000_000
 MS = 1_000_000
@@ -59,8 +67,8 @@ FUTURE_ALLOWANCE = 300 * NS
 
 def open_service(settings: Settings) -> Any:
     """The `Talkstats` service over ``settings.database_url``, built as every CLI command
-    builds it (`talkstats.cli_root.compose`: the real clocks)."""
-    from talkstats.cli_root import compose
+    builds it (`talkstats.cli.root.compose`: the real clocks)."""
+    from talkstats.cli.root import compose
 
     return compose(settings)
 
@@ -506,3 +514,6 @@ def demo(host: str, port: int, database: str, scenario_name: str, seed: int, fre
         _report(driver.report)
     finally:
         service.close()
+
+
+COMMANDS = (simulate, demo)

@@ -41,7 +41,7 @@ def settings(db: Path) -> Settings:
 def open_service(db: Path, clock_ns: int) -> Talkstats:
     gctune.tune()  # as talkstats' composition root does for every command
     return Talkstats(
-        SQLiteStore(db), settings(db), clock=lambda: clock_ns, monotonic=time.monotonic
+        SQLiteStore(db, create=True), settings(db), clock=lambda: clock_ns, monotonic=time.monotonic
     )
 
 

@@ -30,7 +30,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         prep = harness.prepare(Path(tmp) / "day.db", ds.scenario, ds.clock_ns)
         r = harness.ingest_in_process(prep.db, ds.clock_ns, ds.batches(1000, args.limit))
-    print(f"{r.events:,} events in {r.seconds:.1f} s: {r.rate:,.0f} events/s, {r.rejected} rejected")
+    print(
+        f"{r.events:,} events in {r.seconds:.1f} s: {r.rate:,.0f} events/s, {r.rejected} rejected"
+    )
 
 
 if __name__ == "__main__":

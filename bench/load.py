@@ -38,7 +38,8 @@ class Server:
 
     def wait_ready(self, authorization: str, path: str = f"{STATS}/account_overview",
                    timeout: float = 600.0) -> float:  # fmt: skip
-        """Seconds from process start until ``path`` first answers 200 (projection loaded)."""
+        """Seconds from process start until ``path`` first answers 200 (projection loaded;
+        it answers 503 while the projection loads in the background)."""
         deadline = self.started + timeout
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
@@ -47,7 +48,9 @@ class Server:
                 status, _ = get(self.port, path, authorization, timeout=timeout)
                 if status == 200:
                     return time.perf_counter() - self.started
-                raise RuntimeError(f"GET {path}: HTTP {status}")
+                if status != 503:  # 503: the projection is still loading
+                    raise RuntimeError(f"GET {path}: HTTP {status}")
+                time.sleep(0.02)
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError("server not ready in time")

@@ -100,7 +100,7 @@ def part_ingest(run: Run) -> None:
 
     rows = _events_rows(ds, s.raw_events)
     prep = harness.prepare(run.workdir / "raw.db", ds.scenario, ds.clock_ns)
-    store = SQLiteStore(prep.db)
+    store = SQLiteStore(prep.db, create=True)
     account = store.get_account(harness.SUBDOMAIN)
     assert account is not None
     t0 = time.perf_counter()

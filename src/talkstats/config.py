@@ -37,6 +37,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Subdomain that serves requests whose Host names no account "
         "(default: the only account, if there is exactly one).",
     ),
+    Setting(
+        "strict_hosts",
+        False,
+        "Answer 404 when the Host header names an account that does not exist, instead "
+        "of serving the default account (bare hosts still get the default account).",
+    ),
     Setting("max_request_bytes", 32 * 1024 * 1024, "Largest request body accepted (413 above)."),
     Setting("max_batch_events", 10_000, "Most events accepted in one ingestion request."),
     Setting(
@@ -69,6 +75,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     default_account: str | None = None
+    strict_hosts: bool = False
     max_request_bytes: int = 32 * 1024 * 1024
     max_batch_events: int = 10_000
     rate_limit_talk: int = 15_000
@@ -80,7 +87,12 @@ class Settings:
 
 def _convert(name: str, raw: str, like: Any) -> Any:
     if isinstance(like, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
+        word = raw.strip().lower()
+        if word in ("1", "true", "yes", "on"):
+            return True
+        if word in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{_BY_NAME[name].env} must be true or false, got {raw!r}")
     if isinstance(like, int):
         try:
             return int(raw)

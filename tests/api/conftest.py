@@ -131,7 +131,7 @@ def build(
 ) -> tuple[Talkstats, FakeClock, Account, Account]:
     clock = FakeClock(local_ns("08:00:00"))
     service = Talkstats(
-        SQLiteStore(tmp_path / "talkstats.db"),
+        SQLiteStore(tmp_path / "talkstats.db", create=True),
         load_settings(settings, environ={}),
         clock=clock,
         monotonic=clock.monotonic,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 from click.testing import Result
 
+from talkstats.store import SQLiteStore
+from talkstats.store.urls import sqlite_path
 from tests.cli.conftest import Run
 
 
@@ -68,11 +71,24 @@ def test_account_create_and_list(run: Run, open_service) -> None:
         assert admin is not None and admin.role == "admin"
 
 
-def test_account_list_empty(run: Run) -> None:
+def test_account_list_empty(run: Run, database: str) -> None:
+    SQLiteStore(sqlite_path(database), create=True).close()  # a database with no account
     result = run("account", "list")
     assert result.exit_code == 0
     assert result.stdout == ""
     assert "no accounts" in result.stderr
+
+
+def test_commands_that_do_not_create_accounts_do_not_create_a_database(
+    run: Run, database: str
+) -> None:
+    for args in (
+        ("account", "list"),
+        ("group", "create", "--name", "Sales"),
+        ("phone-number", "create", "--number", "+1555", "--name", "x"),
+    ):
+        fails(run(*args), "does not exist; create it with `talkstats account create")
+    assert not Path(sqlite_path(database)).exists()
 
 
 def test_account_create_errors(run: Run, acme: str) -> None:
@@ -267,7 +283,8 @@ def test_default_account(run: Run, acme: str) -> None:
     assert out.strip() == "created group 1 Sales"  # globex's first group, not acme's 6th
 
 
-def test_no_account_at_all(run: Run) -> None:
+def test_no_account_at_all(run: Run, database: str) -> None:
+    SQLiteStore(sqlite_path(database), create=True).close()
     fails(run("group", "create", "--name", "Sales"), "no accounts yet")
 
 

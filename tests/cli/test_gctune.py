@@ -22,7 +22,7 @@ def default_thresholds() -> Iterator[None]:
 
 @pytest.mark.usefixtures("default_thresholds")
 def test_compose_raises_the_young_generation_threshold(tmp_path: Path) -> None:
-    service = compose(build_settings(database_url=f"sqlite:///{tmp_path / 'ts.db'}"))
+    service = compose(build_settings(database_url=f"sqlite:///{tmp_path / 'ts.db'}"), create=True)
     try:
         assert gc.get_threshold() == (gctune.YOUNG_THRESHOLD, *gctune.OLDER_THRESHOLDS)
         assert gc.isenabled()  # cycles are still collected

@@ -230,7 +230,7 @@ def test_snapshot_written_at_the_end(run: Run, acme: str, tmp_path: Path, databa
     from talkstats.store import open_store
 
     run("ingest", write(tmp_path, ndjson(state("s1", "2026-03-10T08:00:00Z", "online"))))
-    store = open_store(database)
+    store = open_store(database, create=True)
     try:
         account = store.get_account("acme")
         assert account is not None

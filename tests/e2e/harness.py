@@ -2,8 +2,8 @@
 
 The server is started with ``--port 0``; it binds the socket itself and prints
 ``talkstats listening on http://HOST:PORT``, so there is no race for a port. Waiting is
-bounded polling of readiness only (the process's output, then /healthz), never a sleep
-to let time pass.
+bounded polling of readiness only (the process's output, then /readyz: every account's
+statistics loaded), never a sleep to let time pass.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import IO
 
 import requests
 
-ATTEMPTS = 400  # x 0.05 s: up to 20 s for the process to print its URL / answer /healthz
+ATTEMPTS = 400  # x 0.05 s: up to 20 s for the process to print its URL / be ready
 POLL = 0.05
 
 
@@ -76,7 +76,7 @@ class Server:
                 env=environment(),
             )
         self.url = self._await_url(out_path)
-        self._await_health()
+        self.await_ready()
         return self.url
 
     def _running(self) -> subprocess.Popen[bytes]:
@@ -99,15 +99,16 @@ class Server:
             self._pause_or_fail()
         raise AssertionError("server printed no URL")
 
-    def _await_health(self) -> None:
+    def await_ready(self) -> None:
+        """Poll /readyz until 200 (the store answers, every account is loaded)."""
         for _ in range(ATTEMPTS):
             try:
-                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
+                if requests.get(f"{self.url}/readyz", timeout=5).status_code == 200:
                     return
             except requests.ConnectionError:
                 pass
             self._pause_or_fail()
-        raise AssertionError("server never became healthy")
+        raise AssertionError("server never became ready")
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Send a signal and wait for the exit; the exit code."""

@@ -109,7 +109,7 @@ def snapshot_position(database: str) -> tuple[int | None, int]:
     from talkstats.service import SNAPSHOT_FORMAT
     from talkstats.store import open_store
 
-    store = open_store(database)
+    store = open_store(database, create=True)
     try:
         account = store.get_account("acme")
         assert account is not None

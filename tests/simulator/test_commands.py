@@ -72,7 +72,7 @@ def test_simulate_into_a_store_is_idempotent_and_deterministic(tmp_path: Path) -
         assert "created account acme (Europe/Berlin)" in out
         assert "reference data: created 6 agents, 2 groups, 9 memberships, 2 phone numbers" in out
         assert " 0 duplicates, 0 rejected" in out
-        store = SQLiteStore(f"{tmp_path}/{name}.db")
+        store = SQLiteStore(f"{tmp_path}/{name}.db", create=True)
         account = store.get_account("acme")
         assert account is not None
         logs.append([body for _, body in store.read_events(account.id, 0, 100_000)])
@@ -102,7 +102,7 @@ def test_simulate_needs_an_account_and_credentials(tmp_path: Path) -> None:
 
 def _service(path: Path, clock: list[int]) -> Talkstats:
     return Talkstats(
-        SQLiteStore(str(path)),
+        SQLiteStore(str(path), create=True),
         Settings(),
         clock=lambda: clock[0],
         monotonic=lambda: clock[0] / NS,

@@ -42,7 +42,7 @@ def clock() -> list[int]:
 @pytest.fixture
 def service(tmp_path: Path, clock: list[int]) -> Iterator[Talkstats]:
     svc = Talkstats(
-        SQLiteStore(str(tmp_path / "t.db")),
+        SQLiteStore(str(tmp_path / "t.db"), create=True),
         Settings(),
         clock=lambda: clock[0],
         monotonic=lambda: clock[0] / NS,

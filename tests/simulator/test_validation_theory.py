@@ -122,7 +122,7 @@ def _simulate_days(name: str, seed: int, tmp_path: Path) -> list[Day]:
     end = at(f"{FIRST_DAY + timedelta(days=DAYS)}T01:00")
     clock = [start]
     service = Talkstats(
-        SQLiteStore(str(tmp_path / f"{name}.db")),
+        SQLiteStore(str(tmp_path / f"{name}.db"), create=True),
         Settings(),
         clock=lambda: clock[0],
         monotonic=lambda: clock[0] / NS,

@@ -24,6 +24,7 @@ from talkstats.store import (
     NewUser,
     NotFound,
     PhoneNumber,
+    StaleLog,
     Store,
     StoreError,
     User,
@@ -46,7 +47,7 @@ APPEND_THEN_WAIT = """
 import sys
 from talkstats.store import open_store
 url, account_id, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-store = open_store(url)
+store = open_store(url, create=True)
 seq = store.append_events(account_id, [(f"k{i}", '{"i": %d}' % i) for i in range(n)])
 print(seq, flush=True)
 sys.stdin.read()
@@ -66,7 +67,7 @@ class StoreContract:
         opened: list[Store] = []
 
         def _open() -> Store:
-            opened.append(open_store(store_url))
+            opened.append(open_store(store_url, create=True))
             return opened[-1]
 
         yield _open
@@ -334,6 +335,31 @@ class StoreContract:
             store.append_events(acme.id, events("w", "x", "y", "x"))
         assert store.log_head(acme.id) == 0
         assert store.read_events(acme.id, 0, 10) == []
+
+    def test_append_after_seq_checks_the_head_in_the_transaction(
+        self, store: Store, acme: Account, other: Account
+    ) -> None:
+        first = store.append_events(acme.id, events("e1"), after_seq=0)
+        store.append_events(other.id, events("o1"))  # another account moves nothing here
+        second = store.append_events(acme.id, events("e2"), after_seq=first)
+        with pytest.raises(StaleLog):
+            store.append_events(acme.id, events("e3"), after_seq=first)
+        with pytest.raises(StaleLog):
+            store.append_events(acme.id, events("e3"), after_seq=0)
+        assert store.log_head(acme.id) == second
+        assert store.find_events(acme.id, ["e3"]) == {}
+
+    def test_count_events(self, store: Store, acme: Account, other: Account) -> None:
+        assert store.count_events(acme.id, 0) == 0
+        first = store.append_events(acme.id, events("e1", "e2"))
+        store.append_events(other.id, events("o1"))
+        store.append_events(acme.id, events("e3"))
+        assert store.count_events(acme.id, 0) == 3
+        assert store.count_events(acme.id, first) == 1
+        assert store.count_events(other.id, 0) == 1
+
+    def test_check_passes_on_a_healthy_store(self, store: Store) -> None:
+        store.check()
 
     def test_event_ids_are_per_account(self, store: Store, acme: Account, other: Account) -> None:
         store.append_events(acme.id, [("e1", '"a"')])

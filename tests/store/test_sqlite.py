@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from talkstats.store import Conflict, NotFound, SQLiteStore, StoreError, open_store
+from talkstats.store import (
+    Conflict,
+    NotFound,
+    SQLiteStore,
+    StoreError,
+    StoreLost,
+    StoreMissing,
+    open_store,
+)
 from talkstats.store.sqlite import CACHE_KIB, SCHEMA_VERSION
 from talkstats.store.urls import sqlite_path
 
@@ -33,7 +41,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(db_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(db_path)
+    opened = SQLiteStore(db_path, create=True)
     yield opened
     opened.close()
 
@@ -50,11 +58,11 @@ def test_durability_settings(store: SQLiteStore) -> None:
 
 
 def test_schema_is_created_once(db_path: Path) -> None:
-    first = SQLiteStore(db_path)
+    first = SQLiteStore(db_path, create=True)
     assert first.schema_version() == SCHEMA_VERSION
     account = first.create_account("acme", "UTC", "team")
     first.close()
-    second = SQLiteStore(db_path)
+    second = SQLiteStore(db_path, create=True)
     assert second.schema_version() == SCHEMA_VERSION
     assert second.list_accounts() == [account]
     second.close()
@@ -64,21 +72,21 @@ def test_schema_is_created_once(db_path: Path) -> None:
 
 
 def test_newer_schema_is_refused(db_path: Path) -> None:
-    SQLiteStore(db_path).close()
+    SQLiteStore(db_path, create=True).close()
     with sqlite3.connect(db_path) as conn:
         conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
     conn.close()
     with pytest.raises(StoreError, match="newer"):
-        SQLiteStore(db_path)
+        SQLiteStore(db_path, create=True)
 
 
 def test_open_errors_are_store_errors(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="cannot open"):
-        SQLiteStore(tmp_path / "missing-dir" / "x.db")
+    with pytest.raises(StoreError, match="directory .*missing-dir' does not exist"):
+        SQLiteStore(tmp_path / "missing-dir" / "x.db", create=True)
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError):
-        SQLiteStore(junk)
+        SQLiteStore(junk, create=True)
 
 
 def test_usable_from_another_thread(store: SQLiteStore) -> None:
@@ -111,7 +119,7 @@ KILLED_MID_APPEND = """
 import os, signal, sys
 from talkstats.store import SQLiteStore
 
-store = SQLiteStore(sys.argv[1])
+store = SQLiteStore(sys.argv[1], create=True)
 account_id, rows, body = int(sys.argv[2]), int(sys.argv[3]), "x" * 32768
 store.append_events(account_id, [("committed", '"kept"')])
 
@@ -127,7 +135,7 @@ print("append returned", flush=True)
 
 
 def test_kill_mid_append_leaves_nothing_of_the_batch(db_path: Path) -> None:
-    setup = SQLiteStore(db_path)
+    setup = SQLiteStore(db_path, create=True)
     account = setup.create_account("acme", "UTC", "team")
     setup.close()
     rows = 2 * CACHE_KIB // 32  # twice the page cache, so the batch reaches the WAL
@@ -138,7 +146,7 @@ def test_kill_mid_append_leaves_nothing_of_the_batch(db_path: Path) -> None:
     wal = Path(f"{db_path}-wal")
     assert os.path.getsize(wal) > CACHE_KIB * 1024  # uncommitted frames were on disk
 
-    store = SQLiteStore(db_path)
+    store = SQLiteStore(db_path, create=True)
     assert [body for _, body in store.read_events(account.id, 0, 10)] == ['"kept"']
     assert store.find_events(account.id, ["lost0", f"lost{rows - 1}"]) == {}
     store.close()
@@ -188,7 +196,7 @@ def test_bad_urls(url: str, message: str) -> None:
 
 
 def test_open_store_file_url(db_path: Path) -> None:
-    store = open_store(f"sqlite:///{db_path}")
+    store = open_store(f"sqlite:///{db_path}", create=True)
     assert isinstance(store, SQLiteStore)
     assert store.path == str(db_path)
     store.close()
@@ -200,3 +208,47 @@ def test_a_malformed_event_is_a_store_error_not_a_conflict(store: SQLiteStore) -
         store.append_events(account.id, [("e1", None)])  # type: ignore[list-item]
     assert not isinstance(raised.value, Conflict)
     assert store.log_head(account.id) == 0
+
+
+def test_a_missing_database_is_created_only_when_asked(db_path: Path) -> None:
+    with pytest.raises(StoreMissing, match="does not exist"):
+        SQLiteStore(db_path)
+    with pytest.raises(StoreMissing):
+        open_store(f"sqlite:///{db_path}")
+    assert not db_path.exists()
+    SQLiteStore(db_path, create=True).close()
+    SQLiteStore(db_path).close()  # it exists now
+
+
+@pytest.mark.parametrize("how", ["removed", "replaced"])
+def test_a_database_removed_or_replaced_under_the_store_is_noticed(db_path: Path, how: str) -> None:
+    store = SQLiteStore(db_path, create=True)
+    account = store.create_account("acme", "UTC", "team")
+    store.append_events(account.id, events("e1"))
+    store.check()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    if how == "replaced":
+        SQLiteStore(db_path, create=True).close()
+    with pytest.raises(StoreLost, match=how):
+        store.append_events(account.id, events("e2"))
+    with pytest.raises(StoreLost, match=how):
+        store.check()
+    with pytest.raises(StoreLost):  # sticky, whatever happens to the path afterwards
+        store.create_account("other", "UTC", "team")
+    store.close()
+
+
+def test_reads_do_not_wait_for_a_write_transaction(store: SQLiteStore, db_path: Path) -> None:
+    """The reader connection answers while another connection holds the write lock."""
+    account = store.create_account("acme", "UTC", "team")
+    store.append_events(account.id, events("e1"))
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the single SQLite write lock, held
+    try:
+        assert store.log_head(account.id) > 0
+        assert store.count_events(account.id, 0) == 1
+        store.check()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ..domain.stats import InvalidDate
-from ..service import Unavailable
+from ..service import Loading, Unavailable
 from ..store.base import Conflict, NotFound, StoreError
 from .responses import json_response
 
@@ -32,6 +32,7 @@ FORBIDDEN_DESCRIPTION = (
     "Please contact the account owner of this help desk for further help."
 )
 UNAVAILABLE_RETRY_AFTER = 5  # seconds; the log is usually back within a few seconds
+LOADING_RETRY_AFTER = 2  # seconds; a projection loads at tens of thousands of events a second
 
 
 class ApiError(Exception):
@@ -158,6 +159,11 @@ def _not_found(exc: NotFound) -> ApiError:
     return RecordNotFound()
 
 
+def _sentence(message: str) -> str:
+    message = message.strip() or "the service is unavailable"
+    return message[0].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
 def _strip_account(message: str) -> str:
     # The caller knows its account; internal account ids stay internal.
     return re.sub(r" in account \d+$", "", message)
@@ -196,7 +202,9 @@ def to_api_error(exc: Exception) -> ApiError | None:
             return _not_found(exc)
         case Unavailable():
             log.warning("service unavailable: %s", exc)
-            return ServiceUnavailable("The event log cannot be written right now; retry later.")
+            return ServiceUnavailable(_sentence(str(exc)))
+        case Loading():
+            return ServiceUnavailable(_sentence(str(exc)), retry_after=LOADING_RETRY_AFTER)
         case StoreError():  # not Conflict/NotFound (matched above): the store is down
             log.error("store error: %s", exc)
             return ServiceUnavailable("The store cannot be reached right now; retry later.")
@@ -223,6 +231,7 @@ def install(app: FastAPI) -> None:
         Conflict,
         NotFound,
         Unavailable,
+        Loading,
         StoreError,
         RequestValidationError,
         HTTPException,

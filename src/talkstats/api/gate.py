@@ -1,7 +1,8 @@
 """The per-request work before routing, as one pure ASGI middleware.
 
 In order: drop a ``.json`` suffix from the path (Zendesk clients send both forms);
-for ``/api/`` paths pick the account from the Host header (404 if none) and count the
+refuse a request with more than one Host header (400); for ``/api/`` paths pick the
+account from the Host header (404 if none) and count the
 request against its rate limits (429 when over); refuse bodies larger than
 ``max_request_bytes`` (413, by Content-Length up front and by counting the streamed
 body); put ``X-Rate-Limit`` / ``X-Rate-Limit-Remaining`` on whatever response goes out;
@@ -18,7 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..access.ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, UNLIMITED
 from ..service import Talkstats
 from .auth import ACCOUNT
-from .errors import PayloadTooLarge, RecordNotFound, TooManyRequests, internal_error_response
+from .errors import (
+    InvalidValue,
+    PayloadTooLarge,
+    RecordNotFound,
+    TooManyRequests,
+    internal_error_response,
+)
 from .params import ORIGINAL_PATH
 
 log = logging.getLogger("talkstats.api")
@@ -68,8 +75,16 @@ class GateMiddleware:
             await send(message)
 
         try:
+            hosts = _hosts(scope)
+            if len(hosts) > 1:
+                # A proxy reading the other one would disagree about the account.
+                refusal = InvalidValue(
+                    f"The request has {len(hosts)} Host headers; send exactly one."
+                ).response()
+                await refusal(scope, receive, send_with_headers)
+                return
             if path.startswith(API_PREFIX):
-                account = self.service.resolve_account(_host(scope))
+                account = self.service.resolve_account(hosts[0] if hosts else _server(scope))
                 if account is None:
                     await RecordNotFound().response()(scope, receive, send_with_headers)
                     return
@@ -115,10 +130,12 @@ class GateMiddleware:
         return limited
 
 
-def _host(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"host":
-            return str(value.decode("latin-1"))
+def _hosts(scope: Scope) -> list[str]:
+    return [value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"host"]
+
+
+def _server(scope: Scope) -> str | None:
+    """The address the request came in on, for a request without a Host header."""
     server: Any = scope.get("server")
     return str(server[0]) if server else None
 

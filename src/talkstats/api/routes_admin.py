@@ -46,6 +46,7 @@ def router(ctx: ApiContext) -> APIRouter:
             raise RecordInvalid("avatar_url", "avatar_url must be a string or null")
         assert role is not None
         user = await ctx.write(
+            caller.account,
             service.create_user,
             caller.account,
             name=name,
@@ -62,7 +63,9 @@ def router(ctx: ApiContext) -> APIRouter:
         g = bodies.record(await bodies.read_json(request), "group")
         name = bodies.required_text(g, "name")
         group_id = bodies.positive_id(g, "id", required=False)
-        group = await ctx.write(service.create_group, caller.account, name=name, id=group_id)
+        group = await ctx.write(
+            caller.account, service.create_group, caller.account, name=name, id=group_id
+        )
         return json_response({"group": rep.group(rep.base_url(request), group)}, 201)
 
     @r.post("/api/v2/group_memberships", status_code=201, summary="Create Membership")
@@ -76,7 +79,11 @@ def router(ctx: ApiContext) -> APIRouter:
                 "user_id", f"user {user_id} is not an agent; only agents join groups"
             )
         membership = await ctx.write(
-            service.add_membership, caller.account, group_id=group_id, user_id=user_id
+            caller.account,
+            service.add_membership,
+            caller.account,
+            group_id=group_id,
+            user_id=user_id,
         )
         return json_response(
             {"group_membership": rep.membership(rep.base_url(request), membership)}, 201
@@ -89,7 +96,12 @@ def router(ctx: ApiContext) -> APIRouter:
         name = bodies.text(n, "name", required=False, default="") or ""
         number_id = bodies.positive_id(n, "id", required=False)
         phone_number = await ctx.write(
-            service.create_phone_number, caller.account, number=number, name=name, id=number_id
+            caller.account,
+            service.create_phone_number,
+            caller.account,
+            number=number,
+            name=name,
+            id=number_id,
         )
         return json_response(
             {"phone_number": rep.phone_number(rep.base_url(request), phone_number)}, 201

@@ -58,8 +58,10 @@ def router(ctx: ApiContext) -> APIRouter:
                 f"{len(items)} events in one request; at most {most} are accepted. Split the batch."
             )
         objs = [item for item in items if not isinstance(item, _BadLine)]
+        account = caller.account
+        ctx.projection(account)  # 503 while the account's statistics are loading
         outcome = (
-            await ctx.write(service.ingest, caller.account, objs)
+            await ctx.write(account, service.ingest, account, objs)
             if objs
             else BatchOutcome([], 0, 0, 0)
         )

@@ -61,8 +61,8 @@ def router(ctx: ApiContext) -> APIRouter:
         ids = params.id_list("phone_number_ids", q.get("phone_number_ids"))
         day = params.day(q.get("date"))
         account = caller.account
-        async with ctx.lock:
-            p = service.projection(account)
+        async with ctx.lock(account.id):
+            p = ctx.projection(account)
             body = stats.account_overview(
                 p,
                 p.effective_now(service.clock()),
@@ -84,8 +84,8 @@ def router(ctx: ApiContext) -> APIRouter:
         pg = params.page(request)
         day = params.day(q.get("date"))
         account = caller.account
-        async with ctx.lock:
-            p = service.projection(account)
+        async with ctx.lock(account.id):
+            p = ctx.projection(account)
             ordered = (
                 p.directory.agent_ids()
                 if groups is None
@@ -105,8 +105,8 @@ def router(ctx: ApiContext) -> APIRouter:
         caller = await agent(request)
         day = params.day(request.query_params.get("date"))
         account = caller.account
-        async with ctx.lock:
-            p = service.projection(account)
+        async with ctx.lock(account.id):
+            p = ctx.projection(account)
             body = stats.agents_overview(
                 p, p.effective_now(service.clock()), plan=account.plan, date=day
             )
@@ -120,8 +120,9 @@ def router(ctx: ApiContext) -> APIRouter:
     async def current_queue_activity(request: Request) -> Response:
         caller = await agent(request)
         ids = params.id_list("phone_number_ids", request.query_params.get("phone_number_ids"))
-        async with ctx.lock:
-            p = service.projection(caller.account)
+        account = caller.account
+        async with ctx.lock(account.id):
+            p = ctx.projection(account)
             body = stats.current_queue_activity(
                 p, p.effective_now(service.clock()), phone_number_ids=ids
             )
@@ -138,8 +139,9 @@ def router(ctx: ApiContext) -> APIRouter:
         t = params.threshold(q.get("threshold"))
         ids = params.id_list("phone_number_ids", q.get("phone_number_ids"))
         day = params.day(q.get("date"))
-        async with ctx.lock:
-            p = service.projection(caller.account)
+        account = caller.account
+        async with ctx.lock(account.id):
+            p = ctx.projection(account)
             body = stats.service_level(
                 p,
                 p.effective_now(service.clock()),

@@ -31,8 +31,8 @@ def router(ctx: ApiContext) -> APIRouter:
 
     @r.get(availability_path, summary="Show Availability")
     async def get_availability(agent_id: int, caller: AgentCaller) -> Response:
-        async with ctx.lock:
-            p = service.projection(caller.account)
+        async with ctx.lock(caller.account.id):
+            p = ctx.projection(caller.account)
             if agent_id not in p.directory.agents:
                 raise RecordNotFound()
             body = stats.availability(p, agent_id)
@@ -45,19 +45,20 @@ def router(ctx: ApiContext) -> APIRouter:
         wanted = bodies.record(await bodies.read_json(request), "availability")
         state = bodies.one_of(wanted, "agent_state", AGENT_STATES, default=None)
         via = bodies.one_of(wanted, "via", VIA, default="") or None
-        async with ctx.lock:
-            p = service.projection(caller.account)
+        account = caller.account
+        async with ctx.lock(account.id):
+            p = ctx.projection(account)
             if agent_id not in p.directory.agents:
                 raise RecordNotFound()
             current = stats.availability(p, agent_id)
         if current["agent_state"] != state or (via is not None and current["via"] != via):
             assert state is not None
             outcome = await ctx.write(
-                service.set_availability, caller.account, agent_id, agent_state=state, via=via
+                account, service.set_availability, account, agent_id, agent_state=state, via=via
             )
             _raise_if_rejected(outcome)
-        async with ctx.lock:
-            body = stats.availability(service.projection(caller.account), agent_id)
+        async with ctx.lock(account.id):
+            body = stats.availability(ctx.projection(account), agent_id)
         return json_response({"availability": body})
 
     def listing(

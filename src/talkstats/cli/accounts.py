@@ -62,7 +62,7 @@ def account_create(
         admin_password = click.prompt(
             "Admin password", hide_input=True, confirmation_prompt=True, err=True
         )
-    with open_service(database_url=database_url) as service:
+    with open_service(database_url=database_url, create=True) as service:
         created = service.create_account(
             subdomain,
             timezone,

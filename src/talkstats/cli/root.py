@@ -17,16 +17,25 @@ import click
 from talkstats import gctune
 from talkstats.config import Settings, load_settings
 from talkstats.service import Talkstats, Unavailable
-from talkstats.store import Account, StoreError, open_store
+from talkstats.store import Account, StoreError, StoreMissing, open_store
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+CREATE_HINT = (
+    "create it with `talkstats account create SUBDOMAIN --timezone ZONE --admin-email EMAIL`"
+    " (only the commands that create accounts create a database), or check --database"
+)
 
-def compose(settings: Settings) -> Talkstats:
-    """Open the store the settings name and build the service on the real clocks."""
+
+def compose(settings: Settings, *, create: bool = False) -> Talkstats:
+    """Open the store the settings name and build the service on the real clocks.
+
+    Only the commands that create accounts pass ``create``: any other command on a
+    database that does not exist says so instead of starting on an empty one.
+    """
     gctune.tune()
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, create=create)
     return Talkstats(store, settings, clock=time.time_ns, monotonic=time.monotonic)
 
 
@@ -36,9 +45,9 @@ def build_settings(**flags: Any) -> Settings:
 
 
 @contextmanager
-def open_service(**flags: Any) -> Iterator[Talkstats]:
+def open_service(*, create: bool = False, **flags: Any) -> Iterator[Talkstats]:
     """A service for one command; closed (snapshots taken, store closed) on the way out."""
-    service = compose(build_settings(**flags))
+    service = compose(build_settings(**flags), create=create)
     try:
         yield service
     finally:
@@ -75,6 +84,8 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except (StoreError, ValueError, Unavailable) as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if isinstance(exc, StoreMissing):
+                message += f"; {CREATE_HINT}"
             raise click.ClickException(message) from None
 
     return wrapper

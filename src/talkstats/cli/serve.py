@@ -42,6 +42,12 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
     help="Account serving requests whose Host names none [env TALKSTATS_DEFAULT_ACCOUNT].",
 )
 @click.option(
+    "--strict-hosts/--no-strict-hosts",
+    default=None,
+    help="404 for a Host naming no account instead of the default account "
+    "[env TALKSTATS_STRICT_HOSTS; default off].",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS),
     default=None,
@@ -53,11 +59,14 @@ def serve(
     host: str | None,
     port: int | None,
     default_account: str | None,
+    strict_hosts: bool | None,
     log_level: str | None,
 ) -> None:
     """Run the HTTP server (one process: the statistics live in its memory).
 
-    SIGTERM or Ctrl-C stops it gracefully: in-flight requests finish, projections are
+    The database must exist (`talkstats account create` creates it). Projections load
+    in the background at start (/readyz says when every account is ready). SIGTERM or
+    Ctrl-C stops it gracefully: in-flight requests finish, projections are
     snapshotted, the store is closed.
     """
     settings = build_settings(
@@ -65,6 +74,7 @@ def serve(
         host=host,
         port=port,
         default_account=default_account,
+        strict_hosts=strict_hosts,
         log_level=log_level,
     )
     if settings.log_level not in LOG_LEVELS:

@@ -45,6 +45,7 @@ from talkstats.simulator.driver import (
 from talkstats.simulator.engine import Simulator
 from talkstats.simulator.reference import reference_data
 from talkstats.simulator.scenario import Scenario, ScenarioError, load_scenario, scenario_path
+from talkstats.store.base import StoreMissing
 
 __all__ = [
     "COMMANDS",
@@ -65,12 +66,13 @@ DEMO_PASSWORD = "talkstats-demo"  # printed at start; the demo listens on 127.0.
 FUTURE_ALLOWANCE = 300 * NS
 
 
-def open_service(settings: Settings) -> Any:
+def open_service(settings: Settings, *, create: bool = False) -> Any:
     """The `Talkstats` service over ``settings.database_url``, built as every CLI command
-    builds it (`talkstats.cli.root.compose`: the real clocks)."""
+    builds it (`talkstats.cli.root.compose`: the real clocks). ``create``: the command
+    may create the account, so it may create the database."""
     from talkstats.cli.root import compose
 
-    return compose(settings)
+    return compose(settings, create=create)
 
 
 def _load(name_or_path: str, overrides: Sequence[str]) -> Scenario:
@@ -328,7 +330,15 @@ def simulate(
             click.echo(f"reference data: created {_counts(made)}")
         driver = Driver(HttpSink.connect(url, auth, warn=_note), batch_size=batch_size, warn=_warn)
     else:
-        service = open_service(load_settings({"database_url": database}))
+        try:
+            service = open_service(
+                load_settings({"database_url": database}), create=create_reference_data
+            )
+        except StoreMissing as exc:
+            raise click.UsageError(
+                f"{exc}; pass --account SUBDOMAIN --create-reference-data to create the "
+                "database with the account"
+            ) from None
         acct = _store_account(service, account, scenario, create_reference_data)
         if create_reference_data:
             made = create_reference_data_in_store(service, acct, ref)
@@ -380,12 +390,12 @@ def _sqlite_file(url: str) -> Path | None:
     return None if path == ":memory:" else Path(path)
 
 
-def _api_lock(app: Any) -> asyncio.Lock | None:
-    """The API's projection lock, so live ingestion never interleaves with its writers."""
+def _api_context(app: Any) -> Any:
+    """The API's context, whose per-account lock live ingestion takes like its writers."""
     from talkstats.api.context import ApiContext
 
     context = getattr(getattr(app, "state", None), "context", None)
-    return context.lock if isinstance(context, ApiContext) else None
+    return context if isinstance(context, ApiContext) else None
 
 
 def prepare_demo(
@@ -425,12 +435,18 @@ def prepare_demo(
 
 
 async def _serve(
-    app: Any, service: Any, sim: Simulator, driver: Driver, host: str, port: int, log_level: str
+    app: Any,
+    account: Any,
+    sim: Simulator,
+    driver: Driver,
+    host: str,
+    port: int,
+    log_level: str,
 ) -> None:
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
-    lock = _api_lock(app)
+    context = _api_context(app)
 
     async def live() -> None:
         while True:
@@ -439,9 +455,8 @@ async def _serve(
             if not events:
                 continue
             try:
-                if lock is not None:
-                    async with lock:
-                        driver.send(events)
+                if context is not None:  # in a worker thread, under the account's lock
+                    await context.write(account, driver.send, events)
                 else:
                     driver.send(events)
             except Exception as exc:  # keep serving; the failure is shown
@@ -476,7 +491,7 @@ def demo(host: str, port: int, database: str, scenario_name: str, seed: int, fre
     settings = load_settings(
         {"database_url": database, "host": host, "port": port, "default_account": DEMO_ACCOUNT}
     )
-    service = open_service(settings)
+    service = open_service(settings, create=True)
     try:
         existing = service.account(DEMO_ACCOUNT)
         if existing is not None and existing.timezone != scenario.timezone:
@@ -509,7 +524,7 @@ def demo(host: str, port: int, database: str, scenario_name: str, seed: int, fre
         if host not in ("127.0.0.1", "localhost", "::1"):
             _warn(f"the demo password is public and the server listens on {host}")
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(app, service, sim, driver, host, port, settings.log_level))
+            asyncio.run(_serve(app, account, sim, driver, host, port, settings.log_level))
         driver.send(sim.finish(max(time.time_ns(), sim.now_ns)))
         _report(driver.report)
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from .aggregates import AgentTotals, CallTotals, LiveQueue, PeakTimeline
 from .directory import Directory
@@ -21,6 +22,20 @@ FUTURE_TOLERANCE = 300 * NS_PER_SECOND
 ONLINE_STATES = frozenset(("online", "away", "transfers_only"))
 ALL_NUMBERS = 0  # key of the all-phone-numbers totals (phone number ids are positive)
 _FAR_PAST = -(2**62)
+
+
+class WholeDays(NamedTuple):
+    """A closed interval of one status that covers whole local days, ``[start, end)``.
+
+    Only the middle of a status interval that crosses two or more midnights is kept
+    this way; its first and last partial days go into the day totals as usual. Reads
+    of a day inside it add the day's length (stats.py).
+    """
+
+    start: int  # a local midnight
+    end: int  # a later local midnight
+    status: str  # online | away | transfers_only
+    available: bool  # status online with no call status: counts as available time
 
 
 @dataclass(slots=True)
@@ -37,6 +52,9 @@ class AgentLive:
     offer_call_id: str | None = None
     # (day, status, via, forwarding_number) as of the end of each day with a change
     history: list[tuple[date, str, str | None, str | None]] = field(default_factory=list)
+    # closed status intervals over whole local days, kept as one entry each however
+    # many days they cover (an agent online for years costs one step): see WholeDays
+    whole_days: list[WholeDays] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -257,7 +275,11 @@ class AccountProjection:
     # --- agent time in state --------------------------------------------------------
 
     def _close_segment(self, agent_id: int, agent: AgentLive, instant: int) -> None:
-        """Account the agent's time since its last status or call-status change."""
+        """Account the agent's time since its last status or call-status change.
+
+        O(1) however long the interval: its first and last partial days go into the
+        day totals, the whole days between them into one ``WholeDays`` entry.
+        """
         start = agent.segment_start
         agent.segment_start = instant
         status = agent.status
@@ -265,19 +287,28 @@ class AccountProjection:
             return
         available = status == "online" and agent.call_status is None
         calendar = self.calendar
-        while start < instant:
-            day = calendar.day_of(start)
-            stop = min(instant, calendar.bounds(day)[1])
-            span = stop - start
-            totals = self._agent_totals(day, agent_id)
-            totals.online += span
-            if status == "away":
-                totals.away += span
-            elif status == "transfers_only":
-                totals.transfers_only += span
-            elif available:
-                totals.available += span
-            start = stop
+        first_day = calendar.day_of(start)
+        first_end = calendar.bounds(first_day)[1]
+        if instant <= first_end:
+            self._add_time(first_day, agent_id, status, available, instant - start)
+            return
+        self._add_time(first_day, agent_id, status, available, first_end - start)
+        last_day = calendar.day_of(instant)
+        last_start = calendar.bounds(last_day)[0]
+        if last_start > first_end:
+            agent.whole_days.append(WholeDays(first_end, last_start, status, available))
+        if instant > last_start:
+            self._add_time(last_day, agent_id, status, available, instant - last_start)
+
+    def _add_time(self, day: date, agent_id: int, status: str, available: bool, span: int) -> None:
+        totals = self._agent_totals(day, agent_id)
+        totals.online += span
+        if status == "away":
+            totals.away += span
+        elif status == "transfers_only":
+            totals.transfers_only += span
+        elif available:
+            totals.available += span
 
     def _set_call_status(
         self, agent_id: int, agent: AgentLive, instant: int, status: str | None, call_id: str | None

@@ -14,9 +14,10 @@ from typing import Any
 
 from .aggregates import AgentTotals, CallTotals
 from .projection import ALL_NUMBERS, ONLINE_STATES, AccountProjection, AgentLive
-from .timeutil import NS_PER_SECOND, average_count, average_seconds, round_seconds
+from .timeutil import EARLIEST, NS_PER_SECOND, average_count, average_seconds, round_seconds
 
 PLANS = ("team", "professional", "enterprise")
+_FIRST_DAY = date(1969, 12, 31)
 
 
 class InvalidDate(ValueError):
@@ -46,7 +47,13 @@ def window(p: AccountProjection, now: int, day: date | None = None) -> Window:
         return Window(today, start, now, True)
     if day > today:
         raise InvalidDate(f"{day.isoformat()} is in the future for this account")
+    # The day before 1970-01-01 still holds the first instants after the epoch in zones
+    # west of UTC; anything earlier cannot hold an event (timeutil.EARLIEST).
+    if day < _FIRST_DAY:
+        raise InvalidDate(f"{day.isoformat()} is before the earliest day talkstats can hold")
     start, end = p.calendar.bounds(day)
+    if end <= EARLIEST:
+        raise InvalidDate(f"{day.isoformat()} is before the earliest day talkstats can hold")
     return Window(day, start, end, False)
 
 
@@ -163,6 +170,25 @@ def _open_span(agent: AgentLive | None, w: Window) -> int:
     return span if span > 0 else 0
 
 
+def _whole_days_in(agent: AgentLive | None, w: Window) -> tuple[int, str, bool]:
+    """(time, status, available) of the agent's whole-day interval inside the window.
+
+    Intervals are sorted and disjoint, and a window lies within one local day, so at
+    most one overlaps: a binary search finds it.
+    """
+    if agent is None or not agent.whole_days:
+        return 0, "", False
+    spans = agent.whole_days
+    i = bisect_left(spans, (w.end,))
+    if i == 0:
+        return 0, "", False
+    span = spans[i - 1]
+    overlap = min(span.end, w.end) - max(span.start, w.start)
+    if overlap <= 0:
+        return 0, "", False
+    return overlap, span.status, span.available
+
+
 def _state_at_end_of(agent: AgentLive | None, w: Window) -> tuple[str, str | None, str | None]:
     """(status, via, forwarding number) now, or at the end of a past window's day."""
     if agent is None:
@@ -207,6 +233,15 @@ def agents_activity(
                 transfers_only += span
             elif agent.call_status is None:
                 available += span
+        whole, whole_status, whole_available = _whole_days_in(agent, w)
+        if whole:
+            online += whole
+            if whole_status == "away":
+                away += whole
+            elif whole_status == "transfers_only":
+                transfers_only += whole
+            elif whole_available:
+                available += whole
         status, via, forwarding = _state_at_end_of(agent, w)
         call_status = agent.call_status if agent is not None and w.today else None
         talk = t.call_duration - t.hold_time
@@ -324,10 +359,12 @@ def _overview_base(p: AccountProjection, w: Window) -> _OverviewBase:
             start = max(agent.segment_start, w.start)
             if not w.today and start >= w.end:
                 start = None
-        if totals is not None and (totals.online > 0 or totals.touched_calls):
+        whole, whole_status, whole_available = _whole_days_in(agent, w)
+        if whole or (totals is not None and (totals.online > 0 or totals.touched_calls)):
             active += 1
-            for name in _AGENT_SUMS:
-                setattr(sums, name, getattr(sums, name) + getattr(totals, name))
+            if totals is not None:
+                for name in _AGENT_SUMS:
+                    setattr(sums, name, getattr(sums, name) + getattr(totals, name))
         elif start is not None:
             pending.append(start)
         if totals is not None:
@@ -335,6 +372,12 @@ def _overview_base(p: AccountProjection, w: Window) -> _OverviewBase:
             closed["available"] += totals.available
             closed["away"] += totals.away
             closed["transfers_only"] += totals.transfers_only
+        if whole:
+            closed["online"] += whole
+            if whole_status in ("away", "transfers_only"):
+                closed[whole_status] += whole
+            elif whole_available:
+                closed["available"] += whole
         if start is not None:
             assert agent is not None
             categories = ["online"]

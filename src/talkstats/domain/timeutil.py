@@ -13,6 +13,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 NS_PER_SECOND = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The earliest instant talkstats accepts: the Unix epoch. Real history goes back years,
+# never centuries; the bound keeps every instant a non-negative 64-bit count of
+# nanoseconds and every local day inside what the calendar functions can represent.
+EARLIEST = 0
+EARLIEST_TEXT = "1970-01-01T00:00:00Z"
+TOO_EARLY = f"is before {EARLIEST_TEXT}, the earliest time talkstats accepts"
 
 _RFC3339 = re.compile(
     r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})",
@@ -36,14 +42,18 @@ class InvalidInstant(ValueError):
 def parse_instant(text: str) -> int:
     """Parse an RFC 3339 instant (offset required) into integer nanoseconds.
 
-    Up to nine fractional digits are kept exactly.
+    Up to nine fractional digits are kept exactly. Instants before the Unix epoch are
+    refused (``EARLIEST``).
     """
     minute = _MINUTES.get(text[:16])
     if minute is not None:
         second = _SECONDS.get(text[16:19])
         ending = _ENDINGS.get(text[19:])
         if second is not None and ending is not None:
-            return (minute + second) * NS_PER_SECOND + ending
+            instant = (minute + second) * NS_PER_SECOND + ending
+            if instant < EARLIEST:
+                raise InvalidInstant(TOO_EARLY)
+            return instant
     return _parse_and_remember(text)
 
 
@@ -64,7 +74,10 @@ def _parse_and_remember(text: str) -> int:
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
         cache[key] = value
-    return (minute + second) * NS_PER_SECOND + ending
+    instant = (minute + second) * NS_PER_SECOND + ending
+    if instant < EARLIEST:
+        raise InvalidInstant(TOO_EARLY)
+    return instant
 
 
 def _minute_since_epoch(minute_text: str) -> int:

@@ -9,8 +9,11 @@ from talkstats.store.base import (
     NewUser,
     NotFound,
     PhoneNumber,
+    StaleLog,
     Store,
     StoreError,
+    StoreLost,
+    StoreMissing,
     User,
 )
 from talkstats.store.sqlite import SQLiteStore
@@ -26,8 +29,11 @@ __all__ = [
     "NotFound",
     "PhoneNumber",
     "SQLiteStore",
+    "StaleLog",
     "Store",
     "StoreError",
+    "StoreLost",
+    "StoreMissing",
     "User",
     "open_store",
 ]

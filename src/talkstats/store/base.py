@@ -25,6 +25,26 @@ class NotFound(StoreError):
     """A referenced record does not exist (an account, a group, a user)."""
 
 
+class StoreMissing(StoreError):
+    """The database does not exist and the store was not asked to create it."""
+
+
+class StoreLost(StoreError):
+    """The database the store opened was removed or replaced under it.
+
+    Sticky: once noticed, every write and every check fails with it, so nothing is
+    acknowledged into a file nobody will read again.
+    """
+
+
+class StaleLog(StoreError):
+    """An append expected the account's log to end at a seq, and it had moved on.
+
+    Another writer (another process) appended to the account since the caller last
+    read its log; the caller must catch up and validate again.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Account:
     """A tenant, addressed by its lowercase subdomain."""
@@ -101,9 +121,11 @@ class ApiToken:
 class Store(Protocol):
     """Accounts, reference data, credentials (hashes only), the event log and snapshots.
 
-    Every method is synchronous; a store object is used from one thread at a time.
-    Methods raise `Conflict`, `NotFound` or `StoreError`, and `ValueError` for
-    arguments that can never be valid (a non-positive id, an unknown role).
+    Every method is synchronous and may be called from several threads (the store
+    serializes what must be). Methods raise `Conflict`, `NotFound` or `StoreError`, and
+    `ValueError` for arguments that can never be valid (a non-positive id, an unknown
+    role). Opening a store that does not exist raises `StoreMissing` unless it is asked
+    to create it.
     """
 
     # accounts
@@ -185,12 +207,16 @@ class Store(Protocol):
         ...
 
     # event log
-    def append_events(self, account_id: int, events: list[tuple[str, str]]) -> int:
+    def append_events(
+        self, account_id: int, events: list[tuple[str, str]], *, after_seq: int | None = None
+    ) -> int:
         """Append (event_id, body_json) pairs in one durable transaction; return the last seq.
 
         All or nothing: Conflict if any id is already in the account's log (or repeated
         in the batch), and then nothing of the batch is stored. An empty list stores
-        nothing and returns log_head(account_id).
+        nothing and returns log_head(account_id). With ``after_seq``, the append happens
+        only if the account's log still ends at that seq (0: empty), checked inside the
+        transaction; otherwise StaleLog and nothing is stored.
         """
         ...
 
@@ -204,6 +230,10 @@ class Store(Protocol):
 
     def log_head(self, account_id: int) -> int:
         """The highest seq of the account's log; 0 when empty."""
+        ...
+
+    def count_events(self, account_id: int, after_seq: int) -> int:
+        """How many entries of the account's log have seq > after_seq."""
         ...
 
     def reference_version(self, account_id: int) -> tuple[int, int, int, int]:
@@ -221,6 +251,11 @@ class Store(Protocol):
 
     def load_snapshot(self, account_id: int, version: str) -> tuple[int, bytes] | None:
         """(seq, blob) of the account's snapshot if it has this version, else None."""
+        ...
+
+    # health
+    def check(self) -> None:
+        """Raise StoreError (StoreLost when it was removed or replaced) unless usable."""
         ...
 
     def close(self) -> None:

@@ -1,10 +1,15 @@
 """SQLiteStore: the embedded store, one file in WAL mode with durable commits.
 
-One connection, owned by the store. `synchronous=FULL` in WAL mode fsyncs the WAL
-on every commit, so an acknowledged append survives a crash or a power loss. The
-connection may be used from a thread other than the one that opened it, and a lock
-serializes calls, but the store is meant for one thread at a time (one writer):
-it is not a connection pool.
+Two connections, owned by the store: one writer and one reader, each behind its own
+lock, so that reads (a follower's change check, a login, a replay) never wait behind
+a write transaction's fsync (WAL lets readers run beside the writer). `synchronous=
+FULL` in WAL mode fsyncs the WAL on every commit, so an acknowledged append survives
+a crash or a power loss.
+
+The store remembers the file it opened (device and inode) and checks it before every
+write transaction and in `check()`: a database removed or replaced under a running
+process is noticed (StoreLost) instead of acknowledging writes into a file that no
+longer has a name.
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ from talkstats.store.base import (
     NewUser,
     NotFound,
     PhoneNumber,
+    StaleLog,
     Store,
     StoreError,
+    StoreLost,
+    StoreMissing,
     User,
 )
 
@@ -119,6 +127,7 @@ SCHEMA_VERSION: Final = len(MIGRATIONS)
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
 _ACCOUNT_EXISTS: Final = "SELECT 1 FROM accounts WHERE id = ?"
+_HEAD: Final = "SELECT max(seq) FROM events WHERE account_id = ?"
 _UNIQUENESS_ERRORS: Final = ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
 
 
@@ -139,36 +148,89 @@ def _subdomain_key(subdomain: str) -> str:
 class SQLiteStore(Store):
     """The Store on one SQLite file (or ":memory:"); schema created or migrated on open.
 
-    Raises StoreError if the file cannot be opened, is not a talkstats database of a
-    version this code knows, or WAL mode is unavailable (e.g. on a network share).
+    Raises StoreMissing if the file does not exist and ``create`` is false, and
+    StoreError if it cannot be opened, is not a talkstats database of a version this
+    code knows, or WAL mode is unavailable (e.g. on a network share).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
         self.path = os.fspath(path)
         self._lock = threading.Lock()
-        try:
-            conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_S,
-                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
-                check_same_thread=False,  # thread handoff allowed; calls hold self._lock
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        self._read_lock = threading.Lock()
+        self._memory = self.path in (":memory:", "")
+        self._lost: str | None = None
+        self._identity: tuple[int, int] | None = None
+        if not self._memory:
+            self._require_file(create)
+        conn = self._open()
         self._conn: sqlite3.Connection | None = conn
+        self._reader: sqlite3.Connection | None = None
         try:
             self._configure(conn)
+            self._identity = self._stat()
             self._migrate()
+            # ":memory:" is private to its connection: the writer reads too.
+            self._reader = conn if self._memory else self._open()
+            if self._reader is not conn:
+                self._configure(self._reader)
+                self._reader.execute("PRAGMA query_only = ON")
         except BaseException:
             self.close()
             raise
 
     # -- setup ---------------------------------------------------------------
 
+    def _require_file(self, create: bool) -> None:
+        if os.path.exists(self.path):
+            return
+        if not create:
+            raise StoreMissing(f"database {self.path!r} does not exist")
+        directory = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(directory):
+            raise StoreError(
+                f"cannot create database {self.path!r}: the directory {directory!r} does not exist"
+            )
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,  # we issue BEGIN / COMMIT ourselves
+                check_same_thread=False,  # thread handoff allowed; calls hold a lock
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+
+    def _stat(self) -> tuple[int, int] | None:
+        """(device, inode) of the database file; None for ":memory:"."""
+        if self._memory:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot stat {self.path!r}: {exc}") from exc
+        return st.st_dev, st.st_ino
+
+    def _check_identity(self) -> None:
+        """StoreLost if the file was removed or replaced since it was opened (sticky)."""
+        if self._lost is None and not self._memory:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                self._lost = f"the database file {self.path!r} was removed while in use"
+            except OSError as exc:
+                raise StoreError(f"cannot stat {self.path!r}: {exc}") from exc
+            else:
+                if (st.st_dev, st.st_ino) != self._identity:
+                    self._lost = f"the database file {self.path!r} was replaced while in use"
+        if self._lost is not None:
+            raise StoreLost(self._lost)
+
     def _configure(self, conn: sqlite3.Connection) -> None:
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal" and self.path != ":memory:" and self.path != "":
+            if mode != "wal" and not self._memory:
                 raise StoreError(f"{self.path!r}: WAL journal mode unavailable (got {mode!r})")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -221,6 +283,7 @@ class SQLiteStore(Store):
         """One write transaction: BEGIN IMMEDIATE, commit (fsync) or roll back."""
         with self._lock:
             conn = self._connection()
+            self._check_identity()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -239,10 +302,16 @@ class SQLiteStore(Store):
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path!r}: {exc}") from exc
 
+    def _reading(self) -> sqlite3.Connection:
+        if self._reader is None:
+            raise StoreError(f"store {self.path!r} is closed")
+        return self._reader
+
     def _all(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        with self._lock:
+        lock = self._lock if self._reader is self._conn else self._read_lock
+        with lock:
             try:
-                return self._connection().execute(sql, params).fetchall()
+                return self._reading().execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path!r}: {exc}") from exc
 
@@ -497,12 +566,15 @@ class SQLiteStore(Store):
 
     # -- event log -----------------------------------------------------------
 
-    def append_events(self, account_id: int, events: list[tuple[str, str]]) -> int:
+    def append_events(
+        self, account_id: int, events: list[tuple[str, str]], *, after_seq: int | None = None
+    ) -> int:
         """Append (event_id, body_json) pairs in one durable transaction; return the last seq.
 
         All or nothing: Conflict if any id is already in the account's log (or repeated
         in the batch), and then nothing of the batch is stored. An empty list stores
-        nothing and returns log_head(account_id).
+        nothing and returns log_head(account_id). With ``after_seq``, StaleLog (and
+        nothing stored) unless the account's log still ends at that seq.
         """
         # The account id is an int (operator.index), so writing it into the SQL is
         # safe; it lets executemany take the caller's tuples as they are, with no
@@ -514,6 +586,12 @@ class SQLiteStore(Store):
         try:
             with self._write() as conn:
                 self._require_account(conn, account)
+                if after_seq is not None:
+                    head = conn.execute(_HEAD, (account,)).fetchone()[0] or 0
+                    if head != after_seq:
+                        raise StaleLog(
+                            f"the log of account {account} ends at {head}, not {after_seq}"
+                        )
                 conn.executemany(insert, events)
                 seq: int = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         except Conflict as exc:
@@ -538,8 +616,8 @@ class SQLiteStore(Store):
         """event_id -> body_json for those of the ids that are in the account's log."""
         ids = list(dict.fromkeys(event_ids))
         found: dict[str, str] = {}
-        with self._lock:
-            conn = self._connection()
+        with self._lock if self._reader is self._conn else self._read_lock:
+            conn = self._reading()
             try:
                 for start in range(0, len(ids), FIND_CHUNK):
                     chunk = ids[start : start + FIND_CHUNK]
@@ -566,8 +644,15 @@ class SQLiteStore(Store):
 
     def log_head(self, account_id: int) -> int:
         """The highest seq of the account's log; 0 when empty."""
-        row = self._one("SELECT max(seq) FROM events WHERE account_id = ?", (account_id,))
+        row = self._one(_HEAD, (account_id,))
         return int(row[0] or 0)
+
+    def count_events(self, account_id: int, after_seq: int) -> int:
+        """How many entries of the account's log have seq > after_seq."""
+        row = self._one(
+            "SELECT count(*) FROM events WHERE account_id = ? AND seq > ?", (account_id, after_seq)
+        )
+        return int(row[0])
 
     def reference_version(self, account_id: int) -> tuple[int, int, int, int]:
         """Counts of (users, groups, memberships, phone numbers) of the account."""
@@ -602,12 +687,24 @@ class SQLiteStore(Store):
         )
         return (int(row[0]), bytes(row[1])) if row else None
 
+    # -- health --------------------------------------------------------------
+
+    def check(self) -> None:
+        """StoreLost if the file was removed or replaced; StoreError if it cannot be read."""
+        with self._lock:
+            self._connection()
+            self._check_identity()
+        self._one("SELECT max(version) FROM schema_version", ())
+
     def close(self) -> None:
-        """Close the connection (SQLite checkpoints the WAL); calling it twice is harmless."""
+        """Close the connections (SQLite checkpoints the WAL); calling it twice is harmless."""
+        with self._read_lock:
+            reader, self._reader = self._reader, None
         with self._lock:
             conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path!r}: {exc}") from exc
+        for c in (reader, conn) if reader is not conn else (conn,):
+            if c is not None:
+                try:
+                    c.close()
+                except sqlite3.Error as exc:
+                    raise StoreError(f"{self.path!r}: {exc}") from exc

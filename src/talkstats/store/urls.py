@@ -26,8 +26,12 @@ def sqlite_path(url: str) -> str:
     return rest[1:]
 
 
-def open_store(url: str) -> Store:
-    """Open the store a URL names; ValueError for a malformed URL or unknown scheme."""
+def open_store(url: str, *, create: bool = False) -> Store:
+    """Open the store a URL names; ValueError for a malformed URL or unknown scheme.
+
+    A database that does not exist is created only with ``create`` (the commands that
+    create accounts); otherwise StoreMissing.
+    """
     scheme, sep, _ = url.partition("://")
     if not sep:
         raise ValueError(f"store URL {url!r} has no scheme; expected one of {SUPPORTED}")
@@ -35,7 +39,7 @@ def open_store(url: str) -> Store:
     if scheme == "sqlite":
         from talkstats.store.sqlite import SQLiteStore
 
-        return SQLiteStore(sqlite_path(url))
+        return SQLiteStore(sqlite_path(url), create=create)
     if scheme in ("postgres", "postgresql"):
         raise ValueError(f"store URL {url!r}: PostgreSQL is not supported yet; use {SUPPORTED}")
     raise ValueError(f"store URL {url!r}: unknown scheme {scheme!r}; expected one of {SUPPORTED}")

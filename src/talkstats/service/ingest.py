@@ -1,0 +1,195 @@
+"""Ingestion: validate a batch against the live projection, append it, acknowledge.
+
+The promise, whatever fails and wherever: every event the outcome calls `accepted` is
+in the log and in the projection, and nothing is in the projection that is not in the
+log. Events are checked and folded one by one; the accepted ones are appended in one
+durable transaction that succeeds only if the account's log still ends where the
+projection does (another process may have appended meanwhile: then the projection is
+rebuilt and the batch checked again).
+
+An unexpected exception while one event is checked or folded (a bug, or a fault test)
+rejects that event with a reason and is logged with its traceback; the projection may
+hold part of it, so the events accepted before it are appended first and the
+projection is rebuilt from the log before the batch goes on. A failure to append
+drops the projection (rebuilt on next use) and answers Unavailable, with nothing of
+the batch acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import orjson
+
+from talkstats.domain.events import Event, EventRejected, parse_event
+from talkstats.domain.projection import AccountProjection
+from talkstats.store.base import Account, StaleLog, Store, StoreError, StoreLost
+
+from .outcomes import BatchOutcome, EventOutcome, Unavailable
+from .runtimes import INTERNAL_ERROR, Runtime, Runtimes, decode_batch
+
+log = logging.getLogger("talkstats")
+
+STALE_ATTEMPTS = 3  # batches re-checked when another process keeps appending
+_UNREADABLE = Event("", "", -1)  # a logged event that cannot be read back: never equal
+
+
+class _Stale(Exception):
+    """The log moved under the batch; the projection was dropped."""
+
+
+def _body(obj: object) -> str:
+    return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def ingest(
+    runtimes: Runtimes, account: Account, objs: Sequence[object], server_now: int
+) -> BatchOutcome:
+    """Validate, append and acknowledge a batch; Unavailable if the store cannot be used."""
+    for _ in range(STALE_ATTEMPTS):
+        runtime = _writable(runtimes, account)
+        try:
+            return _Batch(runtimes, account, runtime, objs, server_now).run()
+        except _Stale:
+            log.info(
+                "the log of account %s moved during a batch; checking it again", account.subdomain
+            )
+    raise Unavailable("the event log of this account kept changing during the batch; retry")
+
+
+def _writable(runtimes: Runtimes, account: Account) -> Runtime:
+    """The account's runtime, caught up with the log (other processes may write)."""
+    try:
+        runtime = runtimes.load(account)
+        runtimes.follow(account)
+    except StoreError as exc:
+        log.error("the store of account %s cannot be read: %s", account.subdomain, exc)
+        raise Unavailable("the event log cannot be read right now; retry later") from exc
+    return runtime
+
+
+class _Batch:
+    """One pass over a batch against one runtime."""
+
+    def __init__(
+        self,
+        runtimes: Runtimes,
+        account: Account,
+        runtime: Runtime,
+        objs: Sequence[object],
+        server_now: int,
+    ) -> None:
+        self.runtimes = runtimes
+        self.store: Store = runtimes.store
+        self.account = account
+        self.runtime = runtime
+        self.objs = objs
+        self.server_now = server_now
+        self.rows: list[tuple[str, str]] = []  # accepted, not yet appended
+
+    def run(self) -> BatchOutcome:
+        parsed = decode_batch(self.objs)
+        ids = [item.id for item in parsed if type(item) is Event]
+        try:
+            stored = self.store.find_events(self.account.id, ids) if ids else {}
+        except StoreError as exc:
+            raise Unavailable("the event log cannot be read right now; retry later") from exc
+        in_batch: dict[str, Event] = {}
+        results: list[EventOutcome] = []
+        accepted = duplicates = rejected = 0
+        projection = self.runtime.projection
+        for index, item in enumerate(parsed):
+            if isinstance(item, EventRejected):
+                results.append(
+                    EventOutcome(index, item.event_id, "rejected", item.message, item.field)
+                )
+                rejected += 1
+                continue
+            earlier: Event | None = in_batch.get(item.id)
+            if earlier is None and item.id in stored:
+                earlier = _stored_event(stored[item.id]) or _UNREADABLE
+            if earlier is not None:
+                if earlier == item:
+                    results.append(EventOutcome(index, item.id, "duplicate"))
+                    duplicates += 1
+                else:
+                    message = (
+                        f"event {item.id!r}: field 'id': was already used by an event "
+                        "with different content"
+                    )
+                    results.append(EventOutcome(index, item.id, "rejected", message, "id"))
+                    rejected += 1
+                continue
+            try:
+                body = _body(self.objs[index])
+                projection.apply(item, self.server_now)
+            except EventRejected as exc:
+                results.append(EventOutcome(index, item.id, "rejected", exc.message, exc.field))
+                rejected += 1
+                continue
+            except Exception:
+                log.exception(
+                    "event %r of account %s could not be processed", item.id, self.account.subdomain
+                )
+                message = f"event {item.id!r}: {INTERNAL_ERROR}"
+                results.append(EventOutcome(index, item.id, "rejected", message, None))
+                rejected += 1
+                projection = self._recover()
+                continue
+            in_batch[item.id] = item
+            self.rows.append((item.id, body))
+            results.append(EventOutcome(index, item.id, "accepted"))
+            accepted += 1
+        self._append()
+        return BatchOutcome(results, accepted, duplicates, rejected)
+
+    def _recover(self) -> AccountProjection:
+        """Store what was accepted so far, then rebuild the projection from the log."""
+        self._append()
+        self.runtimes.drop(self.account.id)
+        self.runtime = _writable(self.runtimes, self.account)
+        return self.runtime.projection
+
+    def _append(self) -> None:
+        rows, self.rows = self.rows, []
+        if not rows:
+            return
+        runtime = self.runtime
+        try:
+            seq = self.store.append_events(self.account.id, rows, after_seq=runtime.seq)
+        except StaleLog as exc:
+            self.runtimes.drop(self.account.id)
+            raise _Stale() from exc
+        except BaseException as exc:
+            # The projection folded events the log may not hold: rebuild it on next use.
+            self.runtimes.drop(self.account.id)
+            _log_append_failure(self.account, exc)
+            if isinstance(exc, StoreLost):
+                raise Unavailable(
+                    "the event log cannot be written: its database was removed or replaced "
+                    "while the server ran; an operator must restart talkstats on its database"
+                ) from exc
+            if isinstance(exc, Exception):
+                raise Unavailable("the event log could not be written; retry later") from exc
+            raise
+        runtime.seq = seq
+        runtime.folded += len(rows)
+
+
+def _stored_event(body: str) -> Event | None:
+    """The logged event with this id, to compare a re-sent one with (None if unreadable)."""
+    try:
+        return parse_event(orjson.loads(body))
+    except Exception:
+        log.exception("a logged event could not be read back for comparison")
+        return None
+
+
+def _log_append_failure(account: Account, exc: BaseException) -> None:
+    if isinstance(exc, StoreLost):
+        log.critical("account %s: %s; every write now fails", account.subdomain, exc)
+    elif isinstance(exc, StoreError):
+        log.error("append to the log of account %s failed: %s", account.subdomain, exc)
+    else:
+        log.error("append to the log of account %s failed", account.subdomain, exc_info=exc)

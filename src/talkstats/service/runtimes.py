@@ -1,0 +1,319 @@
+"""Per-account projections in memory: loading, following the log, snapshots.
+
+A projection is loaded from the account's newest snapshot plus the log after it, and
+only published once complete, so a reader never sees a half-built one. After that it
+follows the log: `follow` folds what other processes appended and reloads reference
+data that changed. Snapshots are taken in two steps (`take` under the caller's lock,
+`save` without it) so that writing a large blob never holds up the account; a failed
+save is logged and tried again later, with a growing pause.
+
+Callers serialize access per account (the API holds a per-account lock; the CLI is one
+thread): a `Runtimes` object never blocks one account for another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+import talkstats.domain as domain_package
+from talkstats.config import Settings
+from talkstats.domain.decoding import parse_batch
+from talkstats.domain.directory import AgentInfo, Directory
+from talkstats.domain.events import Event, EventRejected, parse_event
+from talkstats.domain.projection import AccountProjection
+from talkstats.store.base import Account, Store
+
+log = logging.getLogger("talkstats")
+
+AGENT_ROLES = ("agent", "admin")
+REPLAY_NOW = 2**62  # replayed events were checked against the clock when accepted
+READ_CHUNK = 10_000
+SNAPSHOT_RETRY_FIRST = 30.0  # seconds before a failed snapshot is tried again
+SNAPSHOT_RETRY_MOST = 600.0
+INTERNAL_ERROR = (
+    "could not be processed because of an internal error (logged on the server); "
+    "nothing of it was stored or counted"
+)
+
+
+def _domain_fingerprint() -> str:
+    """A digest of the domain's source: snapshots of another version are not trusted.
+
+    A snapshot is a pickle of domain objects; after any change to the domain code the
+    projection is rebuilt from the log instead (the log is the truth).
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(domain_package.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+SNAPSHOT_FORMAT = f"projection-{_domain_fingerprint()}"
+
+
+def snapshot_version(account: Account) -> str:
+    return f"{SNAPSHOT_FORMAT}:{account.timezone}"
+
+
+def decode_batch(objs: Sequence[object]) -> list[Event | EventRejected]:
+    """``parse_batch``, never raising: an unexpected failure costs one event, not a batch."""
+    try:
+        return parse_batch(objs)
+    except Exception:
+        log.exception("decoding a batch of %d events failed; decoding them one by one", len(objs))
+        return [_decode_one(obj) for obj in objs]
+
+
+def _decode_one(obj: object) -> Event | EventRejected:
+    try:
+        return parse_event(obj)
+    except EventRejected as exc:
+        return exc
+    except Exception:
+        raw = obj.get("id") if isinstance(obj, dict) else None
+        event_id = raw if isinstance(raw, str) and 0 < len(raw) <= 200 else None
+        log.exception("event %r could not be decoded", event_id)
+        return EventRejected(event_id, None, INTERNAL_ERROR)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """One account's projection and where it stands in the log."""
+
+    projection: AccountProjection
+    seq: int = 0  # the last seq of the account's log folded into the projection
+    reference: tuple[int, ...] = ()  # store.reference_version when the directory was built
+    folded: int = 0  # events folded since this runtime was built
+    snapshot_folded: int = 0  # `folded` when the newest saved snapshot was taken
+    snapshot_retry_at: float = float("-inf")
+    snapshot_backoff: float = SNAPSHOT_RETRY_FIRST
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A projection pickled at a log position, waiting to be saved."""
+
+    seq: int
+    blob: bytes
+    folded: int
+
+
+@dataclass(slots=True)
+class LoadProgress:
+    """An account whose projection is being built; ``events_left`` once counted."""
+
+    subdomain: str
+    events_left: int | None = None
+
+
+class Runtimes:
+    """The loaded projections of every account, and the work of keeping them current."""
+
+    def __init__(self, store: Store, settings: Settings, monotonic: Callable[[], float]) -> None:
+        self.store = store
+        self.settings = settings
+        self.monotonic = monotonic
+        self._loaded: dict[int, Runtime] = {}
+        self._loading: dict[int, LoadProgress] = {}
+
+    # --- which are loaded -----------------------------------------------------------
+
+    def get(self, account_id: int) -> Runtime | None:
+        return self._loaded.get(account_id)
+
+    def loading(self) -> list[LoadProgress]:
+        return list(self._loading.values())
+
+    def progress(self, account_id: int) -> LoadProgress | None:
+        return self._loading.get(account_id)
+
+    def drop(self, account_id: int) -> None:
+        """Forget a projection; the next use rebuilds it from the snapshot and the log."""
+        self._loaded.pop(account_id, None)
+
+    def install_empty(self, account: Account) -> Runtime:
+        """A new account has an empty log: its projection is ready at once."""
+        runtime = Runtime(AccountProjection(account.timezone, self.directory(account)))
+        runtime.reference = self.store.reference_version(account.id)
+        self._loaded[account.id] = runtime
+        return runtime
+
+    # --- loading --------------------------------------------------------------------
+
+    def load(self, account: Account) -> Runtime:
+        """The account's runtime, built from its snapshot and log first if need be."""
+        runtime = self._loaded.get(account.id)
+        if runtime is not None:
+            return runtime
+        progress = self._loading.setdefault(account.id, LoadProgress(account.subdomain))
+        try:
+            runtime = self._build(account, progress)
+        finally:
+            self._loading.pop(account.id, None)
+        self._loaded[account.id] = runtime
+        return runtime
+
+    def _build(self, account: Account, progress: LoadProgress) -> Runtime:
+        reference = self.store.reference_version(account.id)
+        directory = self.directory(account)
+        runtime: Runtime | None = None
+        snapshot = self.store.load_snapshot(account.id, snapshot_version(account))
+        if snapshot is not None:
+            seq, blob = snapshot
+            try:
+                projection = pickle.loads(blob)
+                projection.directory = directory
+                runtime = Runtime(projection, seq)
+            except Exception:  # an unreadable snapshot is only a lost shortcut
+                log.warning(
+                    "snapshot of account %s unreadable; replaying its log", account.subdomain
+                )
+        if runtime is None:
+            runtime = Runtime(AccountProjection(account.timezone, directory))
+        runtime.reference = reference
+        progress.events_left = self.store.count_events(account.id, runtime.seq)
+        started = self.monotonic()
+        self.catch_up(account, runtime, progress)
+        log.info(
+            "account %s loaded (%s events replayed in %.2f s)",
+            account.subdomain,
+            f"{runtime.folded:,}",
+            self.monotonic() - started,
+        )
+        return runtime
+
+    def directory(self, account: Account) -> Directory:
+        """The account's reference data as the core validates against it."""
+        directory = Directory()
+        for user in self.store.list_users(account.id):
+            if user.role in AGENT_ROLES:
+                directory.add_agent(AgentInfo(user.id, user.name, user.avatar_url))
+        for group in self.store.list_groups(account.id):
+            directory.add_group(group.id)
+        for membership in self.store.list_memberships(account.id):
+            directory.add_member(membership.group_id, membership.user_id)
+        for number in self.store.list_phone_numbers(account.id):
+            directory.add_phone_number(number.id)
+        return directory
+
+    # --- following the log ----------------------------------------------------------
+
+    def catch_up(
+        self, account: Account, runtime: Runtime, progress: LoadProgress | None = None
+    ) -> int:
+        """Fold the log entries after the runtime's position; how many were read."""
+        read = 0
+        while True:
+            rows = self.store.read_events(account.id, runtime.seq, READ_CHUNK)
+            if not rows:
+                return read
+            self._replay(account, runtime.projection, rows)
+            runtime.seq = rows[-1][0]
+            runtime.folded += len(rows)
+            read += len(rows)
+            if progress is not None and progress.events_left is not None:
+                progress.events_left = max(0, progress.events_left - len(rows))
+
+    def _replay(
+        self, account: Account, projection: AccountProjection, rows: list[tuple[int, str]]
+    ) -> None:
+        apply = projection.apply
+        objs: list[object] = []
+        for seq, body in rows:
+            try:
+                objs.append(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                log.error("log entry %s of account %s is not JSON", seq, account.subdomain)
+                objs.append(None)
+        for (seq, _), event in zip(rows, decode_batch(objs), strict=True):
+            try:
+                if isinstance(event, EventRejected):
+                    raise event
+                apply(event, REPLAY_NOW)
+            except EventRejected as exc:
+                log.error(
+                    "log entry %s of account %s no longer applies: %s", seq, account.subdomain, exc
+                )
+            except Exception:
+                log.exception("log entry %s of account %s failed to replay", seq, account.subdomain)
+
+    def behind(self, account: Account) -> bool:
+        """Whether the store holds events or reference data the projection lacks.
+
+        Store reads only: callable without the account's lock.
+        """
+        runtime = self._loaded.get(account.id)
+        if runtime is None:
+            return False
+        return (
+            self.store.log_head(account.id) > runtime.seq
+            or self.store.reference_version(account.id) != runtime.reference
+        )
+
+    def follow(self, account: Account) -> bool:
+        """Catch up with what other processes wrote; whether anything changed."""
+        runtime = self._loaded.get(account.id)
+        if runtime is None:
+            return False
+        changed = False
+        reference = self.store.reference_version(account.id)
+        if reference != runtime.reference:
+            runtime.projection.directory = self.directory(account)
+            runtime.reference = reference
+            changed = True
+        if self.store.log_head(account.id) > runtime.seq:
+            changed = self.catch_up(account, runtime) > 0 or changed
+        return changed
+
+    # --- snapshots --------------------------------------------------------------------
+
+    def snapshot_due(self, account_id: int) -> bool:
+        runtime = self._loaded.get(account_id)
+        return (
+            runtime is not None
+            and runtime.folded - runtime.snapshot_folded >= self.settings.snapshot_every_events
+            and self.monotonic() >= runtime.snapshot_retry_at
+        )
+
+    def take_snapshot(self, account: Account) -> Snapshot | None:
+        """Pickle the projection (the caller holds the account's lock); None if current."""
+        runtime = self._loaded.get(account.id)
+        if runtime is None or runtime.folded == runtime.snapshot_folded:
+            return None
+        blob = pickle.dumps(runtime.projection, protocol=pickle.HIGHEST_PROTOCOL)
+        return Snapshot(runtime.seq, blob, runtime.folded)
+
+    def save_snapshot(self, account: Account, snapshot: Snapshot) -> bool:
+        """Store a taken snapshot; a failure is logged and retried later, never raised."""
+        runtime = self._loaded.get(account.id)
+        try:
+            self.store.save_snapshot(
+                account.id, snapshot.seq, snapshot_version(account), snapshot.blob
+            )
+        except Exception as exc:
+            if runtime is not None:
+                runtime.snapshot_retry_at = self.monotonic() + runtime.snapshot_backoff
+                pause = runtime.snapshot_backoff
+                runtime.snapshot_backoff = min(SNAPSHOT_RETRY_MOST, 2 * pause)
+            else:
+                pause = SNAPSHOT_RETRY_FIRST
+            log.warning(
+                "snapshot of account %s failed (%s); retrying in %.0f s",
+                account.subdomain,
+                exc,
+                pause,
+            )
+            return False
+        if runtime is not None:
+            runtime.snapshot_folded = max(runtime.snapshot_folded, snapshot.folded)
+            runtime.snapshot_backoff = SNAPSHOT_RETRY_FIRST
+            runtime.snapshot_retry_at = float("-inf")
+        return True

@@ -1,0 +1,360 @@
+"""The composition of store, projections and credentials that the API and CLI share.
+
+One ``Talkstats`` per process. It keeps one projection per account in memory (see
+runtimes.py) and is the only place where events are ingested (ingest.py). Callers
+serialize what they do per account; different accounts never wait for each other here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import uuid
+from collections.abc import Callable, Sequence
+
+from argon2 import PasswordHasher
+
+from talkstats.access.credentials import Authenticator, hash_secret, new_api_token, token_prefix
+from talkstats.access.ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, RateLimiter
+from talkstats.config import Settings
+from talkstats.domain.directory import AgentInfo
+from talkstats.domain.projection import AccountProjection
+from talkstats.domain.stats import PLANS
+from talkstats.domain.timeutil import format_instant, load_zone
+from talkstats.store.base import (
+    Account,
+    ApiToken,
+    Group,
+    Membership,
+    NewUser,
+    PhoneNumber,
+    Store,
+    StoreError,
+    StoreLost,
+    User,
+)
+
+from . import ingest as ingestion
+from .outcomes import BatchOutcome, Loading
+from .runtimes import AGENT_ROLES, LoadProgress, Runtimes, Snapshot
+
+log = logging.getLogger("talkstats")
+
+Clock = Callable[[], int]
+Monotonic = Callable[[], float]
+
+_SUBDOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_ACCOUNT_REFRESH_SECONDS = 1.0
+
+
+class Talkstats:
+    """Accounts, their live projections, ingestion and authentication."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        clock: Clock,
+        monotonic: Monotonic,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.monotonic = monotonic
+        self.hasher = hasher
+        self.authenticator = Authenticator(store, hasher=hasher)
+        limits = {
+            TALK: settings.rate_limit_talk or None,
+            CURRENT_QUEUE_ACTIVITY: settings.rate_limit_queue_activity or None,
+        }
+        self.rate_limiter = RateLimiter(limits, window=float(settings.rate_limit_window_seconds))
+        self.runtimes = Runtimes(store, settings, monotonic)
+        # Snapshot after a batch when due (the CLI). A server turns this off and takes
+        # snapshots in the background instead, off the request path.
+        self.inline_snapshots = True
+        self._accounts: dict[str, Account] = {}
+        self._accounts_loaded_at = float("-inf")
+        self._store_lost_logged = False
+
+    # --- accounts ---------------------------------------------------------------------
+
+    def create_account(
+        self,
+        subdomain: str,
+        timezone: str,
+        plan: str,
+        *,
+        admin_email: str,
+        admin_password: str,
+        admin_name: str = "Admin",
+    ) -> Account:
+        """Create an account with its first admin user."""
+        subdomain = subdomain.strip().lower()
+        if not _SUBDOMAIN.fullmatch(subdomain):
+            raise ValueError(f"invalid subdomain {subdomain!r}: use letters, digits and hyphens")
+        load_zone(timezone)
+        if plan not in PLANS:
+            raise ValueError(f"unknown plan {plan!r}: use one of {', '.join(PLANS)}")
+        if not admin_password:
+            raise ValueError("the admin password must not be empty")
+        account = self.store.create_account(subdomain, timezone, plan)
+        self.runtimes.install_empty(account)
+        self.create_user(
+            account, name=admin_name, email=admin_email, role="admin", password=admin_password
+        )
+        self._accounts[account.subdomain] = account
+        return account
+
+    def accounts(self) -> list[Account]:
+        return self.store.list_accounts()
+
+    def refresh_accounts(self) -> list[Account]:
+        """Every account, read from the store now; a projection whose time zone changed is
+        dropped (it is rebuilt for the new zone)."""
+        accounts = self.store.list_accounts()
+        for account in accounts:
+            runtime = self.runtimes.get(account.id)
+            if runtime is not None and runtime.projection.timezone != account.timezone:
+                self.runtimes.drop(account.id)
+        self._accounts = {a.subdomain: a for a in accounts}
+        self._accounts_loaded_at = self.monotonic()
+        return accounts
+
+    def account(self, subdomain: str) -> Account | None:
+        """The account with this subdomain (cached; the store is asked at most once a second)."""
+        found = self._accounts.get(subdomain)
+        if found is None and self.monotonic() - self._accounts_loaded_at > _ACCOUNT_REFRESH_SECONDS:
+            self.refresh_accounts()
+            found = self._accounts.get(subdomain)
+        return found
+
+    def default_account(self) -> Account | None:
+        if self.settings.default_account:
+            return self.account(self.settings.default_account.lower())
+        self.account("")  # refresh the cache if it is stale
+        if len(self._accounts) == 1:
+            return next(iter(self._accounts.values()))
+        return None
+
+    def resolve_account(self, host: str | None) -> Account | None:
+        """The account a request's Host header names.
+
+        The first label of the host names the account (``acme.stats.example`` ->
+        ``acme``). A bare host (an IP address, ``localhost``, a name without a dot)
+        that names none is served by the default account; so is any other host that
+        names none, unless ``strict_hosts`` is set (then: None, a 404).
+        """
+        name = _host_name(host)
+        if name is None:
+            return self.default_account()
+        ip = _is_ip(name)
+        if not ip:
+            found = self.account(name.split(".", 1)[0])
+            if found is not None:
+                return found
+        if ip or "." not in name or not self.settings.strict_hosts:
+            return self.default_account()
+        return None
+
+    # --- projections ------------------------------------------------------------------
+
+    def projection(self, account: Account) -> AccountProjection:
+        """The account's projection, loaded first if need be (blocking: CLI and tests)."""
+        return self.runtimes.load(account).projection
+
+    def loaded(self, account: Account) -> AccountProjection | None:
+        """The account's projection if it is loaded; never touches the store."""
+        runtime = self.runtimes.get(account.id)
+        return None if runtime is None else runtime.projection
+
+    def require_loaded(self, account: Account) -> AccountProjection:
+        """The loaded projection, or Loading (with how far the load has come)."""
+        runtime = self.runtimes.get(account.id)
+        if runtime is None:
+            progress = self.runtimes.progress(account.id)
+            raise Loading(account.subdomain, progress.events_left if progress else None)
+        return runtime.projection
+
+    def load(self, account: Account) -> None:
+        """Build the account's projection from its snapshot and log (off the event loop)."""
+        self.runtimes.load(account)
+
+    def loading(self) -> list[LoadProgress]:
+        """The accounts whose projections are being built right now."""
+        return self.runtimes.loading()
+
+    def behind(self, account: Account) -> bool:
+        """Whether another process wrote events or reference data this one lacks."""
+        return self.runtimes.behind(account)
+
+    def follow(self, account: Account) -> bool:
+        """Fold what other processes wrote into the account's projection."""
+        return self.runtimes.follow(account)
+
+    def now(self, account: Account) -> int:
+        """*now* for the account's statistics: the clock, or its latest event if later."""
+        return self.projection(account).effective_now(self.clock())
+
+    # --- snapshots ----------------------------------------------------------------------
+
+    def snapshot_due(self, account: Account) -> bool:
+        return self.runtimes.snapshot_due(account.id)
+
+    def take_snapshot(self, account: Account) -> Snapshot | None:
+        """Pickle the projection; the caller holds the account's lock."""
+        return self.runtimes.take_snapshot(account)
+
+    def save_snapshot(self, account: Account, snapshot: Snapshot) -> bool:
+        """Store a taken snapshot (no lock needed); failures are logged, never raised."""
+        return self.runtimes.save_snapshot(account, snapshot)
+
+    def snapshot(self, account: Account) -> bool:
+        """Take and save a snapshot now, if anything changed since the last one."""
+        taken = self.runtimes.take_snapshot(account)
+        return taken is not None and self.runtimes.save_snapshot(account, taken)
+
+    def snapshot_all(self) -> None:
+        for account in self.store.list_accounts():
+            self.snapshot(account)
+
+    def close(self) -> None:
+        """Snapshot every loaded projection (best effort), then close the store."""
+        try:
+            self.snapshot_all()
+        except StoreError as exc:  # a lost snapshot only costs a longer replay
+            log.warning("could not snapshot on close: %s", exc)
+        finally:
+            self.store.close()
+
+    # --- the store's health -------------------------------------------------------------
+
+    def check_store(self) -> None:
+        """StoreError (StoreLost, logged loudly once) unless the store is usable."""
+        try:
+            self.store.check()
+        except StoreLost as exc:
+            if not self._store_lost_logged:
+                self._store_lost_logged = True
+                log.critical("%s: every write now fails until talkstats is restarted", exc)
+            raise
+
+    # --- reference data ---------------------------------------------------------------------
+
+    def create_user(
+        self,
+        account: Account,
+        *,
+        name: str,
+        email: str,
+        role: str,
+        id: int | None = None,
+        password: str | None = None,
+        avatar_url: str | None = None,
+    ) -> User:
+        password_hash = hash_secret(password, hasher=self.hasher) if password else None
+        user = self.store.create_user(
+            account.id, NewUser(id, name, email, role, password_hash, avatar_url)
+        )
+        projection = self.loaded(account)
+        if projection is not None and user.role in AGENT_ROLES:
+            projection.directory.add_agent(AgentInfo(user.id, user.name, user.avatar_url))
+        return user
+
+    def create_group(self, account: Account, *, name: str, id: int | None = None) -> Group:
+        group = self.store.create_group(account.id, id, name)
+        projection = self.loaded(account)
+        if projection is not None:
+            projection.directory.add_group(group.id)
+        return group
+
+    def add_membership(self, account: Account, *, group_id: int, user_id: int) -> Membership:
+        membership = self.store.add_membership(account.id, group_id, user_id)
+        projection = self.loaded(account)
+        if projection is not None:
+            projection.directory.add_member(group_id, user_id)
+        return membership
+
+    def create_phone_number(
+        self, account: Account, *, number: str, name: str, id: int | None = None
+    ) -> PhoneNumber:
+        phone_number = self.store.create_phone_number(account.id, id, number, name)
+        projection = self.loaded(account)
+        if projection is not None:
+            projection.directory.add_phone_number(phone_number.id)
+        return phone_number
+
+    def create_api_token(
+        self, account: Account, *, user_id: int, description: str = ""
+    ) -> tuple[ApiToken, str]:
+        """A new API token for the user; the plain token is returned only here."""
+        token = new_api_token()
+        record = self.store.create_api_token(
+            account.id,
+            user_id,
+            token_prefix(token),
+            hash_secret(token, hasher=self.hasher),
+            description,
+        )
+        return record, token
+
+    # --- who calls --------------------------------------------------------------------------
+
+    def authenticate(self, account: Account, authorization: str | None) -> User | None:
+        """The user the Authorization header proves, within this account only."""
+        user_id = self.authenticator.authenticate(account.id, authorization, self.monotonic())
+        if user_id is None:
+            return None
+        return self.store.get_user(account.id, user_id)
+
+    # --- events -------------------------------------------------------------------------------
+
+    def ingest(self, account: Account, objs: Sequence[object]) -> BatchOutcome:
+        """Validate, append (one durable transaction) and acknowledge a batch of events.
+
+        Raises Unavailable, with nothing acknowledged, when the store cannot be used.
+        An unexpected failure of one event rejects that event only (ingest.py).
+        """
+        outcome = ingestion.ingest(self.runtimes, account, objs, self.clock())
+        if self.inline_snapshots and self.runtimes.snapshot_due(account.id):
+            self.snapshot(account)
+        return outcome
+
+    def set_availability(
+        self, account: Account, agent_id: int, *, agent_state: str, via: str | None = None
+    ) -> BatchOutcome:
+        """Record an agent.state_changed at the current time (PUT availabilities)."""
+        event: dict[str, object] = {
+            "id": f"availability-{uuid.uuid4()}",
+            "type": "agent.state_changed",
+            "time": format_instant(self.now(account)),
+            "agent_id": agent_id,
+            "state": agent_state,
+        }
+        if via is not None:
+            event["via"] = via
+        return self.ingest(account, [event])
+
+
+def _host_name(host: str | None) -> str | None:
+    """The host of a Host header without its port, lowercase, or None if empty."""
+    if not host:
+        return None
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8080
+        end = host.find("]")
+        return host[1:end] if end > 0 else None
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    host = host.rstrip(".")
+    return host or None
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True

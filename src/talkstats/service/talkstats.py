@@ -101,10 +101,10 @@ class Talkstats:
         if not admin_password:
             raise ValueError("the admin password must not be empty")
         account = self.store.create_account(subdomain, timezone, plan)
-        self.runtimes.install_empty(account)
         self.create_user(
             account, name=admin_name, email=admin_email, role="admin", password=admin_password
         )
+        self.runtimes.install_empty(account)  # its log is empty: loaded at once
         self._accounts[account.subdomain] = account
         return account
 

@@ -1,0 +1,228 @@
+"""Accounts do not wait for each other, and loading never blocks the event loop.
+
+The app runs with its lifespan (background loading and log following) on a real SQLite
+file. Slowness is made deterministic: a hook holds one account's ingestion or load on
+a threading.Event while the test checks what every other request gets. Nothing here
+measures time; a request that would be blocked makes the test fail by timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from talkstats.api.app import create_app
+from talkstats.config import load_settings
+from talkstats.service import Talkstats
+from talkstats.store import SQLiteStore
+
+from .conftest import ADMIN, CHEAP, OTHER_ADMIN, FakeClock, basic, build, local_iso, local_ns
+
+STATS = "/api/v2/channels/voice/stats"
+GUARD = 30  # seconds: a request that would be blocked fails the test instead of hanging
+
+
+@asynccontextmanager
+async def running(service: Talkstats) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """The app with its lifespan started, and a client for it."""
+    app = create_app(service)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://x.test") as client:
+            yield app, client
+
+
+def acme(path: str) -> dict[str, Any]:
+    return {"url": path, "headers": {**basic(*ADMIN), "Host": "acme.talkstats.test"}}
+
+
+def other(path: str) -> dict[str, Any]:
+    return {"url": path, "headers": {**basic(*OTHER_ADMIN), "Host": "other.talkstats.test"}}
+
+
+def events(n: int, prefix: str = "e") -> list[dict[str, Any]]:
+    """n agent state changes of agent 2 (acme), one a second from 08:00."""
+    out = []
+    for i in range(n):
+        clock = f"08:{i // 60 % 60:02d}:{i % 60:02d}"
+        out.append(
+            {
+                "id": f"{prefix}{i}",
+                "type": "agent.state_changed",
+                "time": local_iso(clock),
+                "agent_id": 2,
+                "state": "online" if i % 2 == 0 else "away",
+            }
+        )
+    return out
+
+
+async def until_ok(client: httpx.AsyncClient, request: dict[str, Any]) -> int:
+    """Poll a request until it answers 200 (readiness polling, not waiting for time)."""
+    status = 0
+    for _ in range(GUARD * 20):
+        status = (await client.get(**request)).status_code
+        if status == 200:
+            break
+        await asyncio.sleep(0.05)
+    return status
+
+
+async def wait(event: threading.Event) -> None:
+    assert await asyncio.to_thread(event.wait, GUARD), "the hook was never reached"
+
+
+def test_a_slow_batch_in_one_account_does_not_hold_up_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, clock, acme_account, other_account = build(tmp_path, {})
+    clock.now_ns = local_ns("09:00:00")
+    inside, release = threading.Event(), threading.Event()
+    real_ingest = service.ingest
+
+    def slow_ingest(account: Any, objs: Any) -> Any:
+        if account.subdomain == "acme":
+            inside.set()
+            release.wait(GUARD)
+        return real_ingest(account, objs)
+
+    monkeypatch.setattr(service, "ingest", slow_ingest)
+
+    async def scenario() -> None:
+        async with running(service) as (app, client):
+            ctx = app.state.context
+            post = asyncio.create_task(
+                client.post(**acme("/api/v2/channels/voice/events"), json={"events": events(10)})
+            )
+            await wait(inside)
+            # acme's lock is held by its batch; other's reads answer all the same
+            assert ctx.lock(acme_account.id).locked()
+            for path in ("account_overview", "agents_activity", "current_queue_activity"):
+                r = await asyncio.wait_for(client.get(**other(f"{STATS}/{path}")), GUARD)
+                assert r.status_code == 200, r.text
+            assert (await client.get("/healthz")).status_code == 200
+            assert not post.done()
+            release.set()
+            r = await asyncio.wait_for(post, GUARD)
+            assert r.status_code == 200 and r.json()["accepted"] == 10
+
+    asyncio.run(scenario())
+    service.close()
+
+
+def _restart(tmp_path: Path, clock: FakeClock, **settings: Any) -> Talkstats:
+    return Talkstats(
+        SQLiteStore(tmp_path / "talkstats.db"),
+        load_settings(settings, environ={}),
+        clock=clock,
+        monotonic=clock.monotonic,
+        hasher=CHEAP,
+    )
+
+
+def test_loading_runs_off_the_loop_and_answers_503_until_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, clock, _, _ = build(tmp_path, {})
+    clock.now_ns = local_ns("10:00:00")
+    acme_account = first.account("acme")
+    assert acme_account is not None
+    assert first.ingest(acme_account, events(300)).accepted == 300
+    first.store.close()  # a crash: no snapshot at the log head
+
+    service = _restart(tmp_path, clock)
+    inside, release = threading.Event(), threading.Event()
+    real_catch_up = service.runtimes.catch_up
+
+    def slow_catch_up(account: Any, runtime: Any, progress: Any = None) -> int:
+        if account.subdomain == "acme" and progress is not None:
+            inside.set()
+            release.wait(GUARD)
+        return real_catch_up(account, runtime, progress)
+
+    monkeypatch.setattr(service.runtimes, "catch_up", slow_catch_up)
+
+    async def scenario() -> None:
+        async with running(service) as (_, client):
+            await wait(inside)
+            assert (await client.get("/healthz")).status_code == 200
+            # the other account loads beside it, and answers once loaded
+            assert (await until_ok(client, other(f"{STATS}/account_overview"))) == 200
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503 and ready.headers["retry-after"] == "2"
+            body = ready.json()
+            assert body["status"] == "loading" and body["error"] == "ServiceUnavailable"
+            assert body["accounts_loading"] == [
+                {"account": "acme", "state": "loading", "events_left": 300}
+            ]
+            stats = await client.get(**acme(f"{STATS}/account_overview"))
+            assert stats.status_code == 503 and stats.headers["retry-after"] == "2"
+            assert "loading" in stats.json()["description"]
+            post = await client.post(
+                **acme("/api/v2/channels/voice/events"), json={"events": events(1, "x")}
+            )
+            assert post.status_code == 503
+            release.set()
+            assert (await until_ok(client, {"url": "/readyz"})) == 200
+            stats = await client.get(**acme(f"{STATS}/agents_activity"))
+            assert stats.status_code == 200
+            agent = next(row for row in stats.json()["agents_activity"] if row["agent_id"] == 2)
+            assert agent["agent_state"] == "away"  # event 299
+
+    asyncio.run(scenario())
+    service.close()
+
+
+def test_the_upkeep_follows_what_another_process_writes(tmp_path: Path) -> None:
+    service, clock, acme_account, _ = build(tmp_path, {})
+    clock.now_ns = local_ns("09:00:00")
+    cli = _restart(tmp_path, clock)
+
+    async def scenario() -> None:
+        async with running(service) as (app, client):
+            upkeep = app.state.upkeep
+            assert cli.ingest(acme_account, events(3)).accepted == 3
+            cli.create_user(acme_account, name="New", email="new@acme.test", role="agent", id=9)
+            await upkeep.tick()
+            r = await client.get(**acme(f"{STATS}/agents_activity"))
+            rows = {row["agent_id"]: row for row in r.json()["agents_activity"]}
+            assert rows[2]["agent_state"] == "online" and 9 in rows
+
+    asyncio.run(scenario())
+    cli.close()
+    service.close()
+
+
+def test_snapshots_are_taken_in_the_background_not_by_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, clock, acme_account, _ = build(tmp_path, {"snapshot_every_events": 5})
+    clock.now_ns = local_ns("09:00:00")
+    saved: list[int] = []
+    real_save = service.store.save_snapshot
+
+    def save(account_id: int, seq: int, version: str, blob: bytes) -> None:
+        saved.append(seq)
+        real_save(account_id, seq, version, blob)
+
+    monkeypatch.setattr(service.store, "save_snapshot", save)
+
+    async def scenario() -> None:
+        async with running(service) as (app, client):
+            r = await client.post(
+                **acme("/api/v2/channels/voice/events"), json={"events": events(10)}
+            )
+            assert r.status_code == 200 and r.json()["accepted"] == 10
+            assert saved == []  # not on the request path
+            await app.state.upkeep.tick()
+            assert saved == [service.store.log_head(acme_account.id)]
+
+    asyncio.run(scenario())
+    service.close()

@@ -9,15 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 
 from talkstats.api.app import create_app
-from talkstats.config import load_settings
-from talkstats.domain.timeutil import parse_instant
-from talkstats.service import Talkstats
-from talkstats.store import SQLiteStore
 from tests import worked_example
-from tests.api.conftest import Client, FakeClock, basic
+from tests.api.conftest import ADMIN, Client, basic, build
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md")])
@@ -113,29 +108,16 @@ def test_the_anchor_rule_matches_github() -> None:
 
 # --- the worked example of docs/events.md -------------------------------------------
 
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, hash_len=16, salt_len=8)
-ADMIN = ("admin@acme.example", "admin-password")
 STATS = "/api/v2/channels/voice/stats"
 
 
 @pytest.fixture
 def example(tmp_path: Path) -> Iterator[Client]:
-    """The account of the example (professional, Europe/Paris), the day after it."""
-    clock = FakeClock(parse_instant("2026-11-27T12:00:00+01:00"))
-    service = Talkstats(
-        SQLiteStore(tmp_path / "talkstats.db"),
-        load_settings({}, environ={}),
-        clock=clock,
-        monotonic=clock.monotonic,
-        hasher=CHEAP,
-    )
-    acme = service.create_account(
-        "acme",
-        worked_example.ZONE,
-        "professional",
-        admin_email=ADMIN[0],
-        admin_password=ADMIN[1],
-    )
+    """The API's test account (professional, Europe/Paris) with the example's agents,
+    group and phone number, the day after the example."""
+    service, clock, acme, _ = build(tmp_path, {})
+    assert (acme.timezone, acme.plan) == (worked_example.ZONE, "professional")
+    clock.set("12:00:00", day="2026-11-27")
     service.create_group(acme, name="Support", id=worked_example.GROUP)
     for agent_id, name in worked_example.AGENTS.items():
         service.create_user(

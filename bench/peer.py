@@ -2,11 +2,11 @@
 
 This is what a user without talkstats would write: load the events as a table (one
 row per event, ``seq`` = position in the log, ``t`` = microseconds since the epoch)
-and compute each statistic from SEMANTICS.md at query time. ``$ws`` / ``$we`` are the
+and compute each statistic from docs/statistics.md at query time. ``$ws`` / ``$we`` are the
 window (local midnight and *now*). Totals come back exact (integer microseconds) and
-are rounded in Python exactly as SEMANTICS.md says (halves away from zero).
+are rounded in Python exactly as docs/statistics.md says (halves away from zero).
 
-Reading of the rules (all from SEMANTICS.md / EVENTS.md):
+Reading of the rules (all from docs/statistics.md / docs/events.md):
 
 - calls of the window C: ``call.started`` in ``[ws, we]``; call-derived numbers count
   only these; time-in-state and busy intervals use every call.

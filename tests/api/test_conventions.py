@@ -1,4 +1,4 @@
-"""API.md conventions over HTTP: paths, tenancy, auth, roles, rate limits, sizes, errors."""
+"""docs/api.md conventions over HTTP: paths, tenancy, auth, roles, rate limits, sizes, errors."""
 
 from __future__ import annotations
 

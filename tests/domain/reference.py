@@ -1,4 +1,4 @@
-"""An independent, deliberately naive reading of SEMANTICS.md for the property tests.
+"""An independent, deliberately naive reading of docs/statistics.md for the property tests.
 
 It keeps every call's history (no incremental totals, no caches) and computes each
 statistic from it the slow, obvious way. It shares no code with the core except

@@ -1,7 +1,7 @@
 """Hypothesis strategies: contract-valid event streams of a tiny simulated contact center.
 
 ``streams()`` simulates four agents, two phone numbers and up to a dozen calls step by
-step: at each step it draws the next action among those EVENTS.md allows in the current
+step: at each step it draws the next action among those docs/events.md allows in the current
 state, so every stream is valid by construction. Times start near a local midnight
 (often the night of a DST change) and may run over it; an event may carry a time
 earlier than events already sent for *other* calls and agents (out-of-order arrival

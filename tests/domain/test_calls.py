@@ -1,4 +1,4 @@
-"""account_overview and the call-side rules of SEMANTICS.md, one small story each."""
+"""account_overview and the call-side rules of docs/statistics.md, one small story each."""
 
 from __future__ import annotations
 
@@ -509,3 +509,22 @@ def test_a_call_queued_again_has_no_finished_wait_for_the_maximum_either() -> No
     assert (o["max_queue_wait_time"], o["average_queue_wait_time"]) == (50, 30)  # (50 + 10) / 2
     assert o["total_calls_abandoned_in_queue"] == 1
     assert s.overview(phone_number_ids=[10])["max_queue_wait_time"] == 50
+
+
+def test_answering_one_call_ends_the_agents_offer_for_another() -> None:
+    """Offered c1, the agent picks up c2 instead: c1's offer is over, uncounted."""
+    s = Story()
+    s.at("09:00:00").inbound("c1").call("c1", "queued").inbound("c2").call("c2", "queued")
+    s.at("09:00:05").call("c1", "offered", agent_id=1)
+    s.at("09:00:08").call("c2", "answered", agent_id=1)
+    assert s.projection.agents[1].offer_call_id is None
+    assert s.projection.calls["c1"].offers == set()
+    s.reject({"type": "call.missed", "call_id": "c1", "agent_id": 1})
+    s.at("09:00:09").call("c1", "offered", agent_id=2).call("c1", "answered", agent_id=2)
+    s.at("09:05:00").call("c2", "ended").call("c1", "ended")
+    s.at("09:06:00").call("c2", "wrap_up_ended", agent_id=1)
+    s.call("c1", "wrap_up_ended", agent_id=2)
+    s.at("09:10:00").call("c3", "started", direction="inbound", phone_number_id=10)
+    s.call("c3", "queued").call("c3", "offered", agent_id=1)  # free to be rung again
+    row = s.activity()[1]
+    assert (row["calls_accepted"], row["calls_missed"], row["calls_denied"]) == (1, 0, 0)

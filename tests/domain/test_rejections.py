@@ -1,4 +1,4 @@
-"""Every rejection reason of EVENTS.md: the message names the event id and the field,
+"""Every rejection reason of docs/events.md: the message names the event id and the field,
 and the projection is exactly as it was (its pickled state is unchanged)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An independent, minimal checker of the EVENTS.md rules, for the simulator's output.
+"""An independent, minimal checker of the docs/events.md rules, for the simulator's output.
 
 It shares no code with the simulator (nor with the core): it re-reads the contract and
 tracks, per call and per agent, exactly what the "allowed when" column needs. With

@@ -1,4 +1,4 @@
-"""The simulator never emits an event the contract (EVENTS.md) rejects."""
+"""The simulator never emits an event the contract (docs/events.md) rejects."""
 
 from __future__ import annotations
 

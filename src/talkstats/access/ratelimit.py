@@ -1,4 +1,4 @@
-"""Per-account request limits (API.md "Conventions"): 5-minute windows, several buckets.
+"""Per-account request limits (docs/api.md "Conventions"): 5-minute windows, several buckets.
 
 Algorithm: the sliding-window approximation (as in Cloudflare's and nginx-style
 limiters). Windows are aligned to multiples of ``window`` seconds on the injected

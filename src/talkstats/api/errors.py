@@ -1,4 +1,4 @@
-"""The one place that turns failures into Zendesk error bodies (API.md "Error bodies").
+"""The one place that turns failures into Zendesk error bodies (docs/api.md "Error bodies").
 
 Routes and middleware raise :class:`ApiError` subclasses, or let our core exceptions
 (store ``Conflict``/``NotFound``, ``InvalidDate``, the service's ``Unavailable``) and

@@ -1,4 +1,4 @@
-"""Event ingestion (EVENTS.md): one event, ``{"events": [...]}``, or NDJSON.
+"""Event ingestion (docs/events.md): one event, ``{"events": [...]}``, or NDJSON.
 
 A NDJSON line that is not JSON is a rejected result at its index, not a failed
 request; blank lines are skipped and do not take an index. The batch runs in a worker

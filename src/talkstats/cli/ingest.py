@@ -1,6 +1,6 @@
 """`talkstats ingest`: load an NDJSON file of events into the log, sorted by time.
 
-EVENTS.md asks bulk importers to sort by time, stably (events at the same instant keep
+docs/events.md asks bulk importers to sort by time, stably (events at the same instant keep
 their order in the file: a ``call.started`` and its ``call.callback_requested`` often
 share one). The sort compares parsed instants, not strings, because offsets differ.
 The whole file is read into memory to sort it.

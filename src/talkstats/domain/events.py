@@ -1,4 +1,4 @@
-"""The events of EVENTS.md and their shape checks.
+"""The events of docs/events.md and their shape checks.
 
 ``parse_event`` turns one decoded JSON object into an ``Event`` or raises
 ``EventRejected`` naming the event id, the field and what is wrong. Whether the event

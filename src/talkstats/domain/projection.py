@@ -1,4 +1,4 @@
-"""The state machine of EVENTS.md folded into the aggregates of SEMANTICS.md.
+"""The state machine of docs/events.md folded into the aggregates of docs/statistics.md.
 
 ``AccountProjection.apply`` checks one event against the live state of its account
 and, only if every rule holds, applies it: live state (agents, calls, queues) and the
@@ -572,6 +572,13 @@ class AccountProjection:
         agent = self._stored(agent_id, agent)
         agent.last_time = call.last_time = e.time
         self._close_offers(call)
+        if agent.offer_call_id is not None:
+            # Ringing for another call, the agent answered this one: that offer is
+            # over too, uncounted, like the other agents' offers of this call.
+            other = self.calls.get(agent.offer_call_id)
+            if other is not None:
+                other.offers.discard(agent_id)
+            agent.offer_call_id = None
         first_answer = not call.answered
         call.answered = True
         if call.queue_since is not None:

@@ -1,4 +1,4 @@
-"""The read side: every statistic of SEMANTICS.md from a projection and *now*.
+"""The read side: every statistic of docs/statistics.md from a projection and *now*.
 
 Reads combine the incrementally maintained totals with the intervals still open at
 now; none scans the day's calls or events. ``date=None`` means today.

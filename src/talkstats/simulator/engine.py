@@ -9,7 +9,7 @@ milliseconds, so the RFC 3339 strings in the events (millisecond precision) are 
 Events come out in non-decreasing time; events at the same instant come out in causal
 order (a call.started before its call.queued).
 
-Every event is emitted only where EVENTS.md allows it: offers, answers, outbound calls
+Every event is emitted only where docs/events.md allows it: offers, answers, outbound calls
 and transfer acceptances go only to agents that are not busy and have no open offer,
 and the model never leaves an agent in a state it cannot get out of.
 """

@@ -1,6 +1,6 @@
 """Crash and fault campaigns: the figures behind docs/operations.md's promises.
 
-    .venv/bin/python bench/faults.py [--cycles 16] [--rounds 140] [--seed 1]
+    .venv/bin/python bench/faults.py [--cycles 16] [--batches 2000] [--rounds 144] [--seed 1]
 
 1. crash: a real `talkstats serve` process on a fresh SQLite file; a client streams
    batches of valid traffic (50 events each); after a seeded random number of
@@ -15,7 +15,7 @@
    round: every acknowledged event is in the log, the projection holds exactly the
    log, and every endpoint under every filter equals a fresh fold of the log.
 
-Prints each figure, then the lines to paste into bench/RESULTS.md.
+Prints each figure and appends them to bench/RESULTS.md (unless --no-record).
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ POINTS = (
 # --- crash cycles ----------------------------------------------------------------------
 
 
-def crash_campaign(cycles: int, rng: random.Random, workdir: Path) -> dict[str, Any]:
+def crash_campaign(
+    cycles: int, batch_count: int, rng: random.Random, workdir: Path
+) -> dict[str, Any]:
     database = f"sqlite:///{workdir / 'crash.db'}"
     talkstats("account", "create", "acme", "--timezone", "America/New_York", "--plan",
               "professional", "--admin-email", ADMIN[0], "--admin-password", ADMIN[1],
@@ -82,12 +84,12 @@ def crash_campaign(cycles: int, rng: random.Random, workdir: Path) -> dict[str, 
                       json={"phone_number": {"number": "+12125550100"}}), "phone_number")  # fmt: skip
     yesterday = datetime.now(ZONE).date() - timedelta(days=1)
     start = datetime.combine(yesterday, datetime.min.time(), ZONE).replace(hour=12)
-    batches = build_batches(agents, number, start)
+    batches = build_batches(agents, number, start, batch_count)
     acknowledged: set[int] = set()
     next_batch = 0
     kills = 0
     for _ in range(cycles):
-        stop_after = rng.randint(1, 12)
+        stop_after = rng.randint(1, max(1, 2 * batch_count // (3 * cycles)))
         streamer = _Streamer(url, batches, next_batch, stop_after)
         streamer.start()
         streamer.reached.wait(120)
@@ -285,7 +287,8 @@ class _FailingCommit:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=16, help="SIGKILL cycles")
-    parser.add_argument("--rounds", type=int, default=140, help="fault-injection rounds")
+    parser.add_argument("--batches", type=int, default=2000, help="batches of 50 events")
+    parser.add_argument("--rounds", type=int, default=144, help="fault-injection rounds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args()
@@ -293,7 +296,7 @@ def main() -> None:
     info = record.machine()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        crash = crash_campaign(args.cycles, rng, Path(tmp))
+        crash = crash_campaign(args.cycles, args.batches, rng, Path(tmp))
         t1 = time.perf_counter()
         faults = fault_campaign(args.rounds, rng, Path(tmp))
         t2 = time.perf_counter()

@@ -32,16 +32,18 @@ EVENTS = "/api/v2/channels/voice/events"
 OVERVIEW = "/api/v2/channels/voice/stats/account_overview"
 
 
-def build_batches(agents: list[int], number: int, start: datetime) -> list[list[dict[str, Any]]]:
+def build_batches(
+    agents: list[int], number: int, start: datetime, count: int = BATCHES
+) -> list[list[dict[str, Any]]]:
     """Valid traffic: each batch toggles every agent's state, then 9 complete calls.
 
-    Time advances 100 ms per event, so the whole stream lasts under 17 minutes of
-    yesterday's noon hour, and every call and agent sees its events in order.
+    Time advances 100 ms per event (200 batches: under 17 minutes of yesterday's noon
+    hour), and every call and agent sees its events in order.
     """
     step = timedelta(milliseconds=100)
     clock = start
     batches = []
-    for b in range(BATCHES):
+    for b in range(count):
         batch: list[dict[str, Any]] = []
 
         def add(event: dict[str, Any], b: int = b, batch: list[dict[str, Any]] = batch) -> None:

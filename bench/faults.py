@@ -317,7 +317,8 @@ def main() -> None:
         print(f"BENCH {figure.name}: {figure.shown()} {figure.verdict()} {figure.note}".rstrip())
     if not args.no_record:
         notes = ["script: bench/faults.py (a failed check stops it with an AssertionError)"]
-        record.append(record.RESULTS, record.section("faults", figures, info, notes))
+        command = " ".join([".venv/bin/python bench/faults.py", *sys.argv[1:]])
+        record.append(record.RESULTS, record.section("faults", figures, info, notes, command))
 
 
 if __name__ == "__main__":

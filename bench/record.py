@@ -78,14 +78,20 @@ def machine() -> dict[str, str]:
     }
 
 
-def section(title: str, figures: list[Figure], info: dict[str, str], notes: list[str]) -> str:
+def section(
+    title: str,
+    figures: list[Figure],
+    info: dict[str, str],
+    notes: list[str],
+    command: str | None = None,
+) -> str:
     lines = [
         f"## {title}: {info['date']}",
         "",
         f"- machine: `{info['uname']}`, {info['cpu']}, nproc {info['nproc']}, "
         f"Python {info['python']}, load average at start {info['load']}",
         f"- commit: {info['commit']}",
-        f"- command: `{' '.join(['python -m bench', *sys.argv[1:]])}`",
+        f"- command: `{command or ' '.join(['python -m bench', *sys.argv[1:]])}`",
         *[f"- {n}" for n in notes],
         "",
         "| figure | value | target | result | note |",

@@ -4,17 +4,19 @@
 
 Builds ``Talkstats`` over the prepared database with the clock fixed at the end of the
 simulated day and the rate limits lifted, then runs uvicorn (log level warning, no
-access log). The projection loads on the first request, as in production.
+access log). Projections load in the background at start, as in production (503 until loaded).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import uvicorn
 
 from talkstats.api.app import create_app
+from talkstats.cli.serve import SWITCH_INTERVAL_SECONDS
 
 from .harness import open_service
 
@@ -25,6 +27,7 @@ def main() -> None:
     parser.add_argument("--clock-ns", type=int, required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # as `talkstats serve` does
     service = open_service(args.db, args.clock_ns)
     try:
         uvicorn.run(

@@ -18,6 +18,12 @@ from talkstats.config import SETTINGS, Settings, load_settings
 from talkstats.service import Talkstats
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# A server runs worker threads (loading projections, ingesting batches) beside its event
+# loop. A GIL switch interval of 1 ms (CPython's default: 5 ms) lets the loop answer
+# probes and reads promptly while they work: during a 150,000-event replay, /healthz
+# p50 went from 8.5 to 3.8 ms and p99 from 49 to 24 ms, the replay taking as long
+# (bench/startup.py, a busy 2-core machine).
+SWITCH_INTERVAL_SECONDS = 0.001
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
@@ -105,6 +111,7 @@ def run_server(service: Talkstats, settings: Settings) -> None:
     from talkstats.api.app import create_app
 
     app = create_app(service)
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:

@@ -445,6 +445,9 @@ async def _serve(
 ) -> None:
     import uvicorn
 
+    from talkstats.cli.serve import SWITCH_INTERVAL_SECONDS
+
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # as `talkstats serve` does
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
     context = _api_context(app)
 

@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
 PLAIN_EVERY_SECONDS = 5.0
-_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar:24}| {postfix}"
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar:24}| {figures}"
+
+
+class _Bar(tqdm):  # type: ignore[type-arg]
+    """A tqdm bar with one more field for its format: ``figures`` (our own text)."""
+
+    figures = ""
+
+    @property
+    def format_dict(self) -> MutableMapping[str, Any]:
+        fields = super().format_dict
+        fields["figures"] = self.figures
+        return fields
 
 
 def _elapsed(seconds: float) -> str:
@@ -56,9 +68,9 @@ class Progress:
         self.events = self.calls = 0
         if interactive is None:
             interactive = self.stream.isatty()
-        self.bar: tqdm[Any] | None = None
+        self.bar: _Bar | None = None
         if interactive:
-            self.bar = tqdm(
+            self.bar = _Bar(
                 total=self.total,
                 desc=label,
                 file=self.stream,
@@ -83,7 +95,7 @@ class Progress:
         self.done = min(done, self.total)
         self.events, self.calls = events, calls
         if self.bar is not None:
-            self.bar.set_postfix_str(self._figures(), refresh=False)
+            self.bar.figures = self._figures()
             self.bar.update(step)
             return
         now = self.clock()

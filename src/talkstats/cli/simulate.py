@@ -9,9 +9,10 @@ with credentials). Runs that would pass *now* stop at now: the server rejects ev
 more than 300 s ahead of its clock. The agents' opening states are sent first, alone:
 if the account rejects them as older than those agents' latest events, the range is
 too early for the account and the run stops there, saying what to do instead (the
-same run sent again is fine: its events come back as duplicates). The run ends with `Simulator.finish` (open calls
-end, agents log off) unless ``--no-finish``. Progress goes to stderr; at the end it
-prints a summary and the first rejections, and exits 1 if anything was rejected.
+same run sent again is fine: its events come back as duplicates). The run ends with
+`Simulator.finish` (open calls end, agents log off) unless ``--no-finish``. Progress
+goes to stderr; at the end it prints a summary and the first rejections, and exits 1
+if anything was rejected.
 """
 
 from __future__ import annotations
@@ -279,7 +280,7 @@ def _refusal(start: int, where: str, latest: str, in_store: bool) -> str:
     return (
         f"the run starts at {format_instant(start)}, before the latest events of the "
         f"scenario's agents {where} ({latest}): an agent's events must come in time "
-        "order, so the events of this range would be rejected; nothing was simulated. "
+        "order, so the events of this range would be rejected; no call was sent. "
         f"Instead, {instead}, or start after those events (--from {latest})."
     )
 

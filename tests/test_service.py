@@ -150,3 +150,35 @@ def test_a_store_that_cannot_be_read_is_unavailable(
 
     with pytest.raises(Unavailable):
         server.ingest(account, [state_changed("e1", 7)])
+
+
+def test_store_errors_name_the_account_by_subdomain_never_by_id(tmp_path: Path) -> None:
+    """The store knows accounts by internal id; what users read names the subdomain."""
+    from talkstats.store.base import Conflict, NotFound
+
+    talkstats = service(tmp_path / "n.db", Clocks())
+    for name in ("first", "second", "acme"):  # acme gets internal id 3
+        talkstats.create_account(
+            name, "UTC", "team", admin_email=f"a@{name}.test", admin_password="pw"
+        )
+    acme = talkstats.account("acme")
+    assert acme is not None and acme.id == 3
+    talkstats.create_group(acme, name="Support", id=5)
+    cases = [
+        (Conflict, "group id 5 already exists in account acme",
+         lambda: talkstats.create_group(acme, name="Again", id=5)),
+        (Conflict, "email 'A@acme.test' is already used by user 1 in account acme",
+         lambda: talkstats.create_user(acme, name="X", email="A@acme.test", role="agent")),
+        (NotFound, "user 99 not found in account acme",
+         lambda: talkstats.add_membership(acme, group_id=5, user_id=99)),
+        (NotFound, "group 6 not found in account acme",
+         lambda: talkstats.add_membership(acme, group_id=6, user_id=1)),
+        (Conflict, "phone number id 1 already exists in account acme",
+         lambda: [talkstats.create_phone_number(acme, number="+1", name="", id=1)
+                  for _ in range(2)]),
+    ]  # fmt: skip
+    for error, message, act in cases:
+        with pytest.raises(error) as caught:
+            act()
+        assert str(caught.value) == message
+    talkstats.close()

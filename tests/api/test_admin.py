@@ -76,6 +76,8 @@ def test_create_user_duplicates(env: Env) -> None:
         env.post("/api/v2/users", json={"user": {"name": "X", "email": "x@acme.test", "id": 2}})
     )
     assert dup_id["id"][0]["error"] == "DuplicateValue"
+    # the caller knows its account: the description names neither its id nor subdomain
+    assert dup_id["id"][0]["description"] == "user id 2 already exists"
 
 
 def test_create_user_body_shape(env: Env) -> None:

@@ -97,6 +97,18 @@ def test_ndjson_all_lines_bad_is_still_200(env: Env) -> None:
     assert r.json()["rejected"] == 2 and r.json()["accepted"] == 0
 
 
+def test_ndjson_sent_as_json_says_which_content_type_to_use(env: Env) -> None:
+    body = orjson.dumps(online("j1")) + b"\n" + orjson.dumps(online("j2", 3)) + b"\n"
+    r = env.post(EVENTS, content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"] == "InvalidValue"
+    description = r.json()["description"]
+    assert "unexpected content after document" in description
+    assert "Content-Type: application/x-ndjson" in description
+    # other JSON errors are not NDJSON: no hint
+    bad = env.post(EVENTS, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert "ndjson" not in bad.json()["description"]
+
+
 @pytest.mark.parametrize(
     "content,needle",
     [

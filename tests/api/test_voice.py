@@ -79,3 +79,59 @@ def test_users_are_paginated_and_never_show_secrets(env: Env) -> None:
     assert user["role"] == "agent" and user["avatar_url"] == "https://img.test/2.png"
     everything = env.get("/api/v2/users").text
     assert "argon2" not in everything and "password" not in everything
+
+
+def test_every_record_url_resolves(env: Env) -> None:
+    lists = {
+        "/api/v2/users": ("users", "user"),
+        "/api/v2/groups": ("groups", "group"),
+        "/api/v2/channels/voice/phone_numbers": ("phone_numbers", "phone_number"),
+        "/api/v2/group_memberships": ("group_memberships", "group_membership"),
+    }
+    for path, (many, one) in lists.items():
+        records = env.get(f"{path}.json").json()[many]
+        assert records, path
+        for record in records:
+            shown = env.get(record["url"])  # the url as the listing gives it (with .json)
+            assert shown.status_code == 200, record["url"]
+            assert shown.json() == {one: record}
+            bare = env.get(record["url"].removesuffix(".json"))
+            assert bare.json() == {one: record}
+
+
+def test_memberships_are_listed(env: Env) -> None:
+    body = env.get("/api/v2/group_memberships").json()
+    assert [(m["group_id"], m["user_id"]) for m in body["group_memberships"]] == [
+        (100, 2),
+        (200, 3),
+    ]
+    assert body["count"] == 2
+
+
+def test_a_record_that_is_not_there_is_404(env: Env) -> None:
+    for path in (
+        "/api/v2/users/99",
+        "/api/v2/users/99.json",
+        "/api/v2/groups/7",
+        "/api/v2/channels/voice/phone_numbers/11.json",
+        "/api/v2/group_memberships/3",
+        "/api/v2/users/abc",
+        "/api/v2/users/-1",
+    ):
+        r = env.get(path)
+        assert r.status_code == 404, path
+        assert r.json() == {"error": "RecordNotFound", "description": "Not found"}
+
+
+def test_records_of_another_account_are_not_shown(env: Env) -> None:
+    # user 1 of acme exists; `other`'s admin authenticates only in `other`
+    assert env.get("/api/v2/users/1", who="other_admin").status_code == 401
+    other_admin = env.service.store.list_users(env.other.id)[0].id
+    assert other_admin == 1  # the same id in the other account names another person
+    assert env.get("/api/v2/users/1").json()["user"]["email"] == "admin@acme.test"
+
+
+def test_showing_records_needs_an_agent(env: Env) -> None:
+    assert env.get("/api/v2/users/2", who="none").status_code == 401
+    assert env.get("/api/v2/groups/100", who="end_user").status_code == 403
+    assert env.get("/api/v2/groups/100", who="agent").status_code == 200

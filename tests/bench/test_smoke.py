@@ -17,6 +17,8 @@ import pytest
 
 pytest.importorskip("duckdb", reason="the bench extra is not installed (pip install -e .[bench])")
 
+pytestmark = pytest.mark.announce
+
 ROOT = Path(__file__).resolve().parents[2]
 
 EXPECTED = [

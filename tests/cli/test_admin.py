@@ -372,6 +372,24 @@ def test_phone_number(run: Run, acme: str) -> None:
     assert usage.exit_code == 2
 
 
+def test_phone_number_name_is_optional_as_over_http(run: Run, acme: str, open_service) -> None:
+    out = ok(run("phone-number", "create", "--account", "acme", "--number", "+33100000009"))
+    assert out.strip() == "created phone number 4 +33100000009"
+    with open_service() as service:
+        account = service.account("acme")
+        made = [n for n in service.store.list_phone_numbers(account.id) if n.id == 4]
+    assert made[0].name == ""  # what POST .../phone_numbers stores without a name
+
+
+def test_errors_name_the_account_by_subdomain(run: Run, acme: str) -> None:
+    fails(run("group", "create", "--account", "acme", "--id", "5", "--name", "Again"),
+          "group id 5 already exists in account acme")  # fmt: skip
+    fails(run("group", "add-member", "--account", "acme", "--group", "5", "--user", "99"),
+          "user 99 not found in account acme")  # fmt: skip
+    fails(run("group", "add-member", "--account", "acme", "--group", "5", "--user", "7"),
+          "user 7 is already a member of group 5 in account acme")  # fmt: skip
+
+
 def test_token_create_prints_a_working_token_once(run: Run, acme: str, open_service) -> None:
     result = run(
         "token",

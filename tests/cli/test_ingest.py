@@ -214,6 +214,16 @@ def test_no_progress_bar_off_a_terminal(run: Run, acme: str, tmp_path: Path) -> 
     assert "ingesting" not in result.output
 
 
+def test_only_the_first_20_rejections_are_printed(run: Run, acme: str, tmp_path: Path) -> None:
+    text = "".join(f"not json {n}\n" for n in range(1, 36))
+    result = run("ingest", write(tmp_path, text))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("line 1: not valid JSON") and lines[19].startswith("line 20:")
+    assert lines[20:] == ["... and 15 more rejected lines (only the first 20 are shown)"]
+    assert result.stdout.strip() == "accepted 0, duplicate 0, rejected 35"
+
+
 def test_ingest_errors(run: Run, acme: str, tmp_path: Path) -> None:
     path = write(tmp_path, ndjson(state("s1", "2026-03-10T08:00:00Z", "online")))
     unknown = run("ingest", path, "--account", "globex")

@@ -27,6 +27,8 @@ from talkstats.domain.timeutil import average_seconds, round_seconds
 from .reference import Reference
 from .strategies import AGENTS, NS, NUMBERS, Stream, streams
 
+pytestmark = pytest.mark.announce
+
 FAST = settings(
     max_examples=100,
     deadline=None,

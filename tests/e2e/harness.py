@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -43,9 +44,19 @@ def talkstats(*args: str, database: str) -> str:
 class Server:
     """One `talkstats serve` process on a database; start, stop (signal) and restart."""
 
-    def __init__(self, database: str, workdir: Path) -> None:
+    def __init__(
+        self,
+        database: str,
+        workdir: Path,
+        *,
+        args: Sequence[str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        """``args``: `serve`'s arguments instead of ``--port 0 --database DB ...``."""
         self.database = database
         self.workdir = workdir
+        self.args = list(args) if args is not None else None
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.runs = 0
@@ -58,22 +69,15 @@ class Server:
         self.err_path = self.workdir / f"serve-{self.runs}.err"
         self._stdout = out_path.open("wb")
         with self.err_path.open("wb") as err:
+            args = self.args
+            if args is None:
+                args = ["--port", "0", "--database", self.database, "--log-level", "warning"]
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "talkstats",
-                    "serve",
-                    "--port",
-                    "0",
-                    "--database",
-                    self.database,
-                    "--log-level",
-                    "warning",
-                ],
+                [sys.executable, "-m", "talkstats", "serve", *args],
                 stdout=self._stdout,
                 stderr=err,
                 env=environment(),
+                cwd=self.cwd,
             )
         self.url = self._await_url(out_path)
         self.await_ready()

@@ -22,7 +22,7 @@ def ns_of(time_text: str) -> int:
     return int(dt.replace(microsecond=0).timestamp()) * NS + dt.microsecond * 1000
 
 
-READY = ("help-desk", "center-200", "bad-day")
+READY = ("help-desk", "center-200", "bad-day", "round-the-clock")
 
 
 @cache

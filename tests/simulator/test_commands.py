@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import argon2
@@ -9,14 +10,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from talkstats.cli.simulate import (
-    DEMO_ADMIN,
-    DEMO_PASSWORD,
-    prepare_demo,
-    resolve_window,
-    simulate,
-)
+from talkstats.cli.demo import DEMO_ADMIN, DEMO_PASSWORD, DEMO_SCENARIO, describe, prepare_demo
+from talkstats.cli.simulate import resolve_window, simulate
 from talkstats.config import Settings
+from talkstats.domain import stats
 from talkstats.service import Talkstats
 from talkstats.simulator import load_scenario, scenario_path
 from talkstats.simulator.driver import basic_authorization
@@ -82,15 +79,49 @@ def test_simulate_into_a_store_is_idempotent_and_deterministic(tmp_path: Path) -
     assert code == 0 and f"0 accepted, {len(logs[0])} duplicates, 0 rejected" in out
 
 
-def test_simulate_reports_rejections_loudly_and_fails(tmp_path: Path) -> None:
+def _log_size(path: Path) -> int:
+    store = SQLiteStore(str(path))
+    account = store.get_account("acme")
+    assert account is not None
+    size = store.log_head(account.id)
+    store.close()
+    return size
+
+
+def test_simulate_refuses_a_day_older_than_the_account_up_front(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/x.db"
     base = ("--database", url, "--account", "acme", "--create-reference-data")
     assert _simulate(*base, "--day", "2026-03-10", "--seed", "1")[0] == 0
-    # an earlier day afterwards: the agents' events are older than their last ones
+    before = _log_size(tmp_path / "x.db")
+    # an earlier day afterwards: every agent already has later events
     code, out = _simulate(*base, "--day", "2026-03-09", "--seed", "2")
     assert code == 1
-    assert "REJECTED agent.state_changed" in out and "is older than the last accepted event" in out
-    assert "EVENT(S) REJECTED" in out
+    assert "before the latest events of the scenario's agents in account acme" in out
+    latest = re.search(r"\((2026-03-10T[0-9:.]+Z)\)", out)  # the last agent logged off
+    assert latest is not None and f"(--from {latest[1]})" in out
+    assert "--account NEW --create-reference-data" in out
+    assert "REJECTED" not in out
+    assert _log_size(tmp_path / "x.db") == before  # nothing of the refused run was stored
+    # the advice works: from there on, nothing is rejected
+    code, out = _simulate(*base, "--from", latest[1], "--hours", "1", "--seed", "3")
+    assert code == 0 and " 0 rejected" in out, out
+
+
+def test_simulate_shows_the_first_20_rejections_and_counts_the_rest(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    base = ("--database", url, "--account", "acme", "--create-reference-data",
+            "--id-prefix", "same")  # fmt: skip
+    assert _simulate(*base, "--day", "2026-03-09", "--seed", "1")[0] == 0
+    # the next day with the same ids: each id already names another event
+    code, out = _simulate(*base, "--day", "2026-03-10", "--seed", "2")
+    assert code == 1
+    shown = [line for line in out.splitlines() if line.startswith("REJECTED")]
+    assert len(shown) == 20 and "was already used by an event with different content" in shown[0]
+    assert "more rejections: only the first 20 are shown, the rest are counted" in out
+    summary = next(line for line in out.splitlines() if line.startswith("sent "))
+    rejected = int(summary.split(" rejected")[0].rsplit(" ", 1)[1])
+    assert rejected > 500 and summary.endswith("(the first 20 shown)")
+    assert f"{rejected} EVENT(S) REJECTED (the first 20 listed above, {rejected - 20} more" in out
 
 
 def test_simulate_needs_an_account_and_credentials(tmp_path: Path) -> None:
@@ -149,4 +180,54 @@ def test_demo_backfills_today_and_restarts_cleanly(tmp_path: Path) -> None:
     assert any(not c.ended for c in service.projection(account).calls.values())
     _, _, driver3, _, _ = prepare_demo(service, scenario, 2, clock[0])
     assert driver3.report.rejected == 0 and driver3.report.accepted > 0
+    service.close()
+
+
+def _berlin(day: str, clock: str) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    return int(local.timestamp()) * NS
+
+
+@pytest.mark.parametrize(
+    "local", ["00:20", "03:00", "04:29", "07:00", "11:00", "15:30", "19:00", "23:40"]
+)
+def test_the_demo_is_alive_at_any_hour(tmp_path: Path, local: str) -> None:
+    """The default scenario has agents on duty and calls coming in, whatever the hour."""
+    scenario = load_scenario(scenario_path(DEMO_SCENARIO))
+    clock = [_berlin("2026-03-10", local)]
+    service = _service(tmp_path / "demo.db", clock)
+    account, sim, driver, _, _ = prepare_demo(service, scenario, 1, clock[0])
+    for _ in range(15):  # a quarter of an hour of live traffic, a minute at a time
+        clock[0] += 60 * NS
+        driver.send(sim.advance(clock[0]))
+    assert driver.report.rejected == 0
+    projection = service.projection(account)
+    assert projection.agents_online >= 1
+    overview = stats.account_overview(projection, service.now(account), plan=account.plan)
+    assert overview["total_calls"] >= 3
+    text = describe(service, account, scenario, clock[0])
+    assert text.startswith("simulating round-the-clock: 24/7 support center")
+    assert f"it is {clock_text(clock[0])} there, {projection.agents_online} agents online" in text
+    assert "looks closed" not in text
+    service.close()
+
+
+def clock_text(ns: int) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return f"{datetime.fromtimestamp(ns // NS, ZoneInfo('Europe/Berlin')):%H:%M}"
+
+
+def test_the_demo_says_when_a_scenario_is_closed(tmp_path: Path) -> None:
+    scenario = load_scenario(scenario_path("help-desk"))
+    clock = [_berlin("2026-03-10", "04:29")]
+    service = _service(tmp_path / "demo.db", clock)
+    account, *_ = prepare_demo(service, scenario, 1, clock[0])
+    text = describe(service, account, scenario, clock[0])
+    assert "it is 04:29 there, 0 agents online" in text
+    assert "no agent of help-desk is on duty at this hour" in text and "round-the-clock" in text
     service.close()

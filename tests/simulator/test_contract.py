@@ -12,6 +12,7 @@ from .checker import ContractChecker, Violation
 from .conftest import DAY, READY, at, full_day, ns_of
 
 
+@pytest.mark.announce
 @pytest.mark.parametrize("name", READY)
 def test_ready_scenario_full_day_passes_the_checker(name: str) -> None:
     events, sim = full_day(name)

@@ -100,13 +100,48 @@ def test_every_rejection_is_reported_with_the_event(service: Talkstats, clock: l
     assert "300 seconds" in warnings[1]
 
 
+def test_only_the_first_rejections_are_shown(service: Talkstats, clock: list[int]) -> None:
+    account = _account(service)
+    warnings: list[str] = []
+    driver = Driver(ServiceSink(service, account), batch_size=7, warn=warnings.append)
+    bad = [{"id": f"x{i}", "type": "call.ended", "time": "2026-03-10T08:00:01Z", "call_id": "no"}
+           for i in range(50)]  # fmt: skip
+    report = driver.send(bad)
+    assert (report.rejected, len(report.rejections), report.unshown) == (50, 20, 30)
+    assert len(warnings) == 21 and warnings[19].startswith("REJECTED call.ended 'x19'")
+    assert warnings[20] == "more rejections: only the first 20 are shown, the rest are counted"
+    assert report.summary().endswith("50 rejected (the first 20 shown)")
+
+
 def test_reference_data_is_created_once(service: Talkstats) -> None:
     account = _account(service)
     ref = reference_data(load_scenario(scenario_path("help-desk")))
     again = create_reference_data(service, account, ref)
-    assert again == {"agents": 0, "groups": 0, "memberships": 0, "phone_numbers": 0}
+    assert again.created == {"agents": 0, "groups": 0, "memberships": 0, "phone_numbers": 0}
+    assert again.existing == {"agents": 6, "groups": 2, "memberships": 9, "phone_numbers": 2}
+    assert str(again) == (
+        "created nothing; already there: 6 agents, 2 groups, 9 memberships, 2 phone numbers"
+    )
     users = {u.id for u in service.store.list_users(account.id)}
     assert {a.id for a in ref.agents} <= users
+
+
+def test_an_existing_group_gets_the_members_it_lacks(service: Talkstats) -> None:
+    """A group made by hand with one member: the scenario's other members are added."""
+    s = load_scenario(scenario_path("help-desk"))
+    account = service.create_account(
+        "acme", s.timezone, "professional", admin_email="admin@acme.example", admin_password="pw"
+    )
+    service.create_user(account, id=101, name="Ana", email="ana@helpdesk.example", role="agent")
+    service.create_group(account, id=1, name="Support")
+    service.add_membership(account, group_id=1, user_id=101)
+    made = create_reference_data(service, account, reference_data(s))
+    assert str(made) == (
+        "created 5 agents, 1 group, 8 memberships, 2 phone numbers; "
+        "already there: 1 agent, 1 group, 1 membership"
+    )
+    members = {m.user_id for m in service.store.list_memberships(account.id) if m.group_id == 1}
+    assert members == set(range(101, 107))
 
 
 def test_admin_may_be_a_scenario_agent_but_an_end_user_may_not(service: Talkstats) -> None:
@@ -116,7 +151,7 @@ def test_admin_may_be_a_scenario_agent_but_an_end_user_may_not(service: Talkstat
     )
     notes: list[str] = []
     made = create_reference_data(service, account, reference_data(s), note=notes.append)
-    assert made["agents"] == 13 and "agent id 1 exists as admin@q.example" in notes[0]
+    assert made.created["agents"] == 13 and "agent id 1 exists as admin@q.example" in notes[0]
     other = service.create_account(
         "r", "UTC", "professional", admin_email="admin@r.example", admin_password="pw"
     )
@@ -274,7 +309,7 @@ def test_http_sink_retries_busy_and_fails_on_bad_credentials(server: _Server) ->
 def test_http_admin_creates_reference_data_with_explicit_ids(server: _Server) -> None:
     ref = reference_data(load_scenario(scenario_path("help-desk")))
     made = HttpAdmin.connect(server.url, "Basic x").create_reference_data(ref)
-    assert made == {"agents": 6, "groups": 2, "memberships": 9, "phone_numbers": 2}
+    assert made.created == {"agents": 6, "groups": 2, "memberships": 9, "phone_numbers": 2}
     posts = [(p, b) for m, p, _, b in server.requests if m == "POST"]
     assert posts[0] == ("/api/v2/users", {"user": {"id": ref.agents[0].id, "name": ref.agents[0].name,
                                                    "email": ref.agents[0].email, "role": "agent"}})  # fmt: skip

@@ -20,6 +20,8 @@ from talkstats.simulator.scenario import PROFILES
 
 from .conftest import DAY, NS, at, ns_of
 
+pytestmark = pytest.mark.announce
+
 START = at("2026-03-10T00:00")
 
 

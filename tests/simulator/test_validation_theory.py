@@ -59,6 +59,8 @@ from talkstats.store import SQLiteStore
 
 from .conftest import NS, at
 
+pytestmark = pytest.mark.announce
+
 DAYS = 8
 K = 4.0  # standard errors
 ROUNDING = 0.5  # seconds: whole-second output

@@ -16,15 +16,22 @@ from .errors import InvalidValue, RecordInvalid
 MAX_TEXT = 255
 
 
-async def read_json(request: Request) -> Any:
-    """The decoded JSON body; 400 InvalidValue when it is empty or not JSON."""
+async def read_json(request: Request, *, several_documents_hint: str = "") -> Any:
+    """The decoded JSON body; 400 InvalidValue when it is empty or not JSON.
+
+    ``several_documents_hint`` is added to the message when the body is one JSON
+    document followed by more (NDJSON sent as JSON, for instance).
+    """
     raw = await request.body()
     if not raw.strip():
         raise InvalidValue("The request body is empty; a JSON body is required.")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidValue(f"The request body is not valid JSON: {exc}") from None
+        message = f"The request body is not valid JSON: {exc}"
+        if several_documents_hint and "unexpected content after document" in str(exc):
+            message = f"{message}. {several_documents_hint}"
+        raise InvalidValue(message) from None
 
 
 def record(body: Any, key: str) -> dict[str, Any]:

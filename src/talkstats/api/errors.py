@@ -165,8 +165,8 @@ def _sentence(message: str) -> str:
 
 
 def _strip_account(message: str) -> str:
-    # The caller knows its account; internal account ids stay internal.
-    return re.sub(r" in account \d+$", "", message)
+    # The caller knows its account (the service names it by subdomain for the CLI).
+    return re.sub(r" in account [a-z0-9-]+$", "", message)
 
 
 def _validation(exc: RequestValidationError) -> ApiError:

@@ -19,6 +19,9 @@ from .errors import InvalidValue, PayloadTooLarge
 from .responses import json_response
 
 NDJSON_TYPES = frozenset(("application/x-ndjson", "application/ndjson", "application/jsonl"))
+NDJSON_HINT = (
+    "If the body is NDJSON (one event per line), send it with Content-Type: application/x-ndjson."
+)
 
 
 class _BadLine:
@@ -50,7 +53,7 @@ def router(ctx: ApiContext) -> APIRouter:
         if content_type in NDJSON_TYPES:
             items = _ndjson(await request.body())
         else:
-            items = _json_events(await read_json(request))
+            items = _json_events(await read_json(request, several_documents_hint=NDJSON_HINT))
         if not items:
             raise InvalidValue(f"The request holds no events; send 1 to {most}.")
         if len(items) > most:

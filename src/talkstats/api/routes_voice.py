@@ -1,4 +1,9 @@
-"""Talk reference endpoints: agent availabilities, phone numbers, groups and users."""
+"""Talk reference endpoints: agent availabilities, phone numbers, groups, users, memberships.
+
+Every record has a listing (paginated) and a page of its own at the ``url`` its JSON
+carries (``GET /api/v2/users/7`` -> ``{"user": {...}}``; 404 RecordNotFound when the
+account has no such record). Agents and admins may read them, as the statistics.
+"""
 
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -81,16 +86,41 @@ def router(ctx: ApiContext) -> APIRouter:
             rows = [show(base, x) for x in pg.slice(list(records))]
             return json_response(params.paginated(request, key, rows, len(records), pg))
 
-    listing(
-        "/api/v2/channels/voice/phone_numbers",
-        "phone_numbers",
-        store.list_phone_numbers,
-        rep.phone_number,
-        "List Phone Numbers",
-    )
-    listing("/api/v2/groups", "groups", store.list_groups, rep.group, "List Groups")
-    listing("/api/v2/users", "users", store.list_users, rep.user, "List Users")
+    def showing(
+        path: str,
+        key: str,
+        load: Callable[[int], Sequence[Any]],
+        show: Callable[[str, Any], Any],
+        summary: str,
+    ) -> None:
+        @r.get(path + "/{record_id}", summary=summary, name=key)
+        async def show_record(record_id: str, request: Request, caller: AgentCaller) -> Response:
+            wanted = _record_id(record_id)
+            records = await ctx.blocking(load, caller.account.id)
+            found = next((x for x in records if x.id == wanted), None)
+            if found is None:
+                raise RecordNotFound()
+            return json_response({key: show(rep.base_url(request), found)})
+
+    kinds = (
+        ("/api/v2/channels/voice/phone_numbers", "phone_number", "phone_numbers",
+         store.list_phone_numbers, rep.phone_number, "Phone Numbers", "Phone Number"),
+        ("/api/v2/groups", "group", "groups", store.list_groups, rep.group, "Groups", "Group"),
+        ("/api/v2/users", "user", "users", store.list_users, rep.user, "Users", "User"),
+        ("/api/v2/group_memberships", "group_membership", "group_memberships",
+         store.list_memberships, rep.membership, "Memberships", "Membership"),
+    )  # fmt: skip
+    for path, one, many, load, show, plural, singular in kinds:
+        listing(path, many, load, show, f"List {plural}")
+        showing(path, one, load, show, f"Show {singular}")
     return r
+
+
+def _record_id(raw: str) -> int:
+    """A record id from the path; anything that is not one names no record (404)."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise RecordNotFound()
+    return int(raw)
 
 
 def _raise_if_rejected(outcome: BatchOutcome) -> None:

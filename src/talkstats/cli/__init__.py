@@ -3,7 +3,9 @@
 - ``serve``: the HTTP server and ``settings``;
 - ``accounts``: accounts, users, groups, phone numbers and API tokens;
 - ``ingest``: events from files or standard input;
-- ``simulate``: the traffic simulator's ``simulate`` and ``demo``.
+- ``simulate``: the traffic simulator's ``simulate``;
+- ``demo``: the API with a live simulated contact center;
+- ``progress``: progress bars (terminal) and progress lines (logs) of long commands.
 
 ``root`` is the composition root (settings -> store -> service, the real clocks);
 every command builds its service there.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import click
 
-from talkstats.cli import accounts, ingest, serve, simulate
+from talkstats.cli import accounts, demo, ingest, serve, simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +28,13 @@ def cli() -> None:
     """
 
 
-for _command in (*serve.COMMANDS, *accounts.COMMANDS, ingest.ingest, *simulate.COMMANDS):
+for _command in (
+    *serve.COMMANDS,
+    *accounts.COMMANDS,
+    ingest.ingest,
+    *simulate.COMMANDS,
+    *demo.COMMANDS,
+):
     cli.add_command(_command)
 
 

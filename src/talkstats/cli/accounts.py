@@ -195,7 +195,11 @@ def phone_number() -> None:
 @phone_number.command("create")
 @account_option
 @click.option("--number", required=True, help="The number, e.g. +14155550100.")
-@click.option("--name", required=True, help="Display name, e.g. Support line.")
+@click.option(
+    "--name",
+    default="",
+    help="Display name, e.g. Support line [default: none; the API then shows the number].",
+)
 @click.option(
     "--id",
     "number_id",
@@ -217,7 +221,8 @@ def phone_number_create(
         created = service.create_phone_number(
             resolve_account(service, subdomain), number=number, name=name, id=number_id
         )
-    click.echo(f"created phone number {created.id} {created.number} ({created.name})")
+    label = f" ({created.name})" if created.name else ""
+    click.echo(f"created phone number {created.id} {created.number}{label}")
 
 
 @click.group("token")

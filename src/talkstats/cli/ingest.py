@@ -8,7 +8,6 @@ The whole file is read into memory to sort it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import IO, Any
 import click
 import orjson
 
+from talkstats.cli.progress import Progress
 from talkstats.cli.root import (
     account_option,
     database_option,
@@ -29,6 +29,7 @@ from talkstats.service import Talkstats, Unavailable
 from talkstats.store.base import Account
 
 EXIT_SOME_REJECTED = 2
+SHOWN_REJECTIONS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +97,12 @@ def ingest_lines(
     account: Account,
     events: Sequence[Line],
     batch_size: int,
-    progress: Any = None,
+    progress: Progress | None = None,
 ) -> tuple[Tally, list[Rejection]]:
     """Send the events in batches through the service; collect counts and rejections."""
     tally = Tally()
     rejections: list[Rejection] = []
+    calls = 0
     for start in range(0, len(events), batch_size):
         chunk = events[start : start + batch_size]
         outcome = service.ingest(account, [line.obj for line in chunk])
@@ -111,19 +113,35 @@ def ingest_lines(
             if result.status == "rejected":
                 message = result.error or "rejected"
                 rejections.append(Rejection(chunk[result.index].number, result.id, message))
+        calls += sum(1 for line in chunk if line.obj.get("type") == "call.started")
         if progress is not None:
-            progress.update(len(chunk))
+            progress.update(start + len(chunk), events=start + len(chunk), calls=calls)
     return tally, rejections
 
 
 @contextmanager
-def _progress(length: int) -> Iterator[Any]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty() or length == 0:
+def _progress(length: int) -> Iterator[Progress | None]:
+    """Progress on stderr: a bar on a terminal, a line every few seconds otherwise."""
+    if length == 0:
         yield None
         return
-    with click.progressbar(length=length, label="ingesting", file=sys.stderr) as bar:
+    bar = Progress("ingesting", length)
+    try:
         yield bar
+    finally:
+        bar.close()
+
+
+def print_rejections(rejections: Sequence[Rejection], shown: int = SHOWN_REJECTIONS) -> None:
+    """The first ``shown`` rejections on stderr, in line order, then how many more."""
+    for rejection in rejections[:shown]:
+        click.echo(f"line {rejection.line}: {rejection.message}", err=True)
+    if len(rejections) > shown:
+        click.echo(
+            f"... and {len(rejections) - shown} more rejected lines (only the first "
+            f"{shown} are shown)",
+            err=True,
+        )
 
 
 @click.command("ingest")
@@ -143,8 +161,8 @@ def ingest(
 ) -> None:
     """Ingest NDJSON events from FILE (`-` for stdin), sorted by time.
 
-    Prints accepted / duplicate / rejected counts and each rejection's line number and
-    reason. Exit code 0 when nothing was rejected, 2 when some lines were rejected,
+    Prints accepted / duplicate / rejected counts and the first 20 rejections' line
+    numbers and reasons (then how many more). Shows progress on stderr. Exit code 0 when nothing was rejected, 2 when some lines were rejected,
     1 on an error (unknown account, unwritable log). Re-running the same file is safe:
     events already in the log count as duplicates.
     """
@@ -161,8 +179,7 @@ def ingest(
                     "re-run the same file to continue (they come back as duplicates)"
                 ) from None
     rejections = sorted([*unreadable, *rejected], key=lambda r: r.line)
-    for rejection in rejections:
-        click.echo(f"line {rejection.line}: {rejection.message}", err=True)
+    print_rejections(rejections)
     click.echo(
         f"accepted {tally.accepted}, duplicate {tally.duplicates}, rejected {len(rejections)}"
     )

@@ -1,23 +1,22 @@
-"""The `talkstats simulate` and `talkstats demo` commands.
+"""The `talkstats simulate` command, and the run loop the demo shares.
 
 This module is a composition root: it reads the real clock (`time.time_ns`) and hands
 it to the service and the simulator's driver; nothing below it reads the clock.
 
-- ``simulate`` runs a scenario over a time range and sends its events, in batches,
-  into the embedded store (``--database``/``--account``) or to a running server
-  (``--url`` with credentials). Runs that would pass *now* stop at now: the server
-  rejects events more than 300 s ahead of its clock. The run ends with
-  `Simulator.finish` (open calls end, agents log off) unless ``--no-finish``.
-  It prints a summary, every rejection, and exits 1 if anything was rejected.
-- ``demo`` serves the API on the embedded store with a demo account, backfills today
-  from local midnight to now, and keeps generating live traffic every second.
+``simulate`` runs a scenario over a time range and sends its events, in batches, into
+the embedded store (``--database``/``--account``) or to a running server (``--url``
+with credentials). Runs that would pass *now* stop at now: the server rejects events
+more than 300 s ahead of its clock. The agents' opening states are sent first, alone:
+if the account rejects them as older than those agents' latest events, the range is
+too early for the account and the run stops there, saying what to do instead (the
+same run sent again is fine: its events come back as duplicates). The run ends with
+`Simulator.finish` (open calls end, agents log off) unless ``--no-finish``. Progress
+goes to stderr; at the end it prints a summary and the first rejections, and exits 1
+if anything was rejected.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import secrets
 import sys
 import time
@@ -28,18 +27,27 @@ from typing import Any
 
 import click
 
+from talkstats.cli.progress import Progress
 from talkstats.config import Settings, load_settings
-from talkstats.domain.timeutil import DayCalendar, format_instant, instant_from_datetime, load_zone
+from talkstats.domain.timeutil import (
+    DayCalendar,
+    InvalidInstant,
+    format_instant,
+    instant_from_datetime,
+    load_zone,
+    parse_instant,
+)
 from talkstats.simulator.driver import (
     DEFAULT_BATCH,
     Driver,
     DriverError,
     HttpAdmin,
     HttpSink,
+    ReferenceTally,
+    Rejection,
     SendReport,
     ServiceSink,
     basic_authorization,
-    close_open_calls,
     create_reference_data,
 )
 from talkstats.simulator.engine import Simulator
@@ -49,21 +57,41 @@ from talkstats.store.base import StoreMissing
 
 __all__ = [
     "COMMANDS",
-    "DEMO_ADMIN",
-    "DEMO_PASSWORD",
-    "demo",
+    "RunRefused",
+    "load_named_scenario",
     "open_service",
+    "resolve_window",
     "run_simulation",
     "simulate",
 ]
 
 NS = 1_000_000_000
 MS = 1_000_000
-HOUR = 3600 * NS
-DEMO_ACCOUNT = "demo"
-DEMO_ADMIN = "admin@demo.example"
-DEMO_PASSWORD = "talkstats-demo"  # printed at start; the demo listens on 127.0.0.1 by default
-FUTURE_ALLOWANCE = 300 * NS
+MINUTE = 60 * NS
+HOUR = 60 * MINUTE
+CHUNK = 10 * MINUTE  # simulated time per advance: the progress bar moves at least this often
+_OLDER = "is older than the last accepted event of agent"
+
+
+class RunRefused(Exception):
+    """The account already holds later events of the scenario's agents than the run's start.
+
+    ``latest`` is the latest of those agents' last event times, as the rejections gave
+    them (their reasons end with "(TIME)").
+    """
+
+    def __init__(self, rejections: Sequence[Rejection]) -> None:
+        self.rejections = list(rejections)
+        times = [r.error.rsplit("(", 1)[-1].rstrip(")") for r in rejections]
+        self.latest = max(times, key=_instant_or_zero)
+        super().__init__(rejections[0].error)
+
+
+def _instant_or_zero(text: str) -> int:
+    try:
+        return parse_instant(text)
+    except InvalidInstant:
+        return 0
 
 
 def open_service(settings: Settings, *, create: bool = False) -> Any:
@@ -75,7 +103,8 @@ def open_service(settings: Settings, *, create: bool = False) -> Any:
     return compose(settings, create=create)
 
 
-def _load(name_or_path: str, overrides: Sequence[str]) -> Scenario:
+def load_named_scenario(name_or_path: str, overrides: Sequence[str]) -> Scenario:
+    """A ready scenario by name, or a TOML file; a usage error naming the problem."""
     path = Path(name_or_path)
     if not (path.suffix == ".toml" or path.exists()):
         path = scenario_path(name_or_path)
@@ -146,23 +175,41 @@ def resolve_window(
     return start, end, capped
 
 
+def _opening(events: list[dict[str, Any]]) -> int:
+    """How many events open the run: the agents' states at its first instant."""
+    n = 0
+    while (
+        n < len(events)
+        and events[n]["type"] == "agent.state_changed"
+        and events[n]["time"] == events[0]["time"]
+    ):
+        n += 1
+    return n
+
+
 def run_simulation(
     sim: Simulator,
     driver: Driver,
     until_ns: int,
     *,
     finish: bool = True,
-    chunk_ns: int = HOUR,
+    chunk_ns: int = CHUNK,
     before_send: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[int, int]:
     """Advance ``sim`` to ``until_ns`` in chunks and send every event; ``(calls, events)``.
 
-    ``before_send(t)`` is told the end of each chunk before its events are sent (tests
-    move a fake server clock with it). ``finish`` ends open calls and logs agents off
-    at ``until_ns``.
+    The agents' opening states go first, on their own: if the account rejects one as
+    older than that agent's last event, the whole range is too early for the account
+    and `RunRefused` is raised before any call is sent. ``before_send(t)`` is told the
+    end of each chunk before its events are sent (tests move a fake server clock with
+    it). ``finish`` ends open calls and logs agents off at ``until_ns``. ``progress``
+    is told the simulated seconds done, events and calls after each chunk.
     """
+    start = sim.now_ns
     calls = events = 0
-    t = sim.now_ns
+    t = start
+    first = True
     while t < until_ns:
         t = min(t + chunk_ns, until_ns)
         chunk = sim.advance(t)
@@ -170,27 +217,72 @@ def run_simulation(
             chunk += sim.finish(until_ns)
         if before_send is not None:
             before_send(t)
+        if first:
+            first = False
+            opening = _opening(chunk)
+            if opening:
+                result = driver.probe(chunk[:opening])
+                older = [r for r in result.rejections if _OLDER in r.error]
+                if older:
+                    raise RunRefused(older)
+                driver.record(chunk[:opening], result)
+                chunk = chunk[opening:]
+                events += opening
         driver.send(chunk)
         calls += sum(1 for e in chunk if e["type"] == "call.started")
         events += len(chunk)
+        if progress is not None:
+            progress.update((t - start) / NS, events=events, calls=calls)
     return calls, events
 
 
-def _warn(message: str) -> None:
+def sim_time_progress(label: str, start: int, end: int, zone: str) -> Progress:
+    """A progress bar over simulated time that shows the simulated local time."""
+    tz = load_zone(zone)
+
+    def where(done: float) -> str:
+        seconds, _ = divmod(start + round(done * NS), NS)
+        return f"at {datetime.fromtimestamp(seconds, tz):%Y-%m-%d %H:%M} {zone}"
+
+    return Progress(label, (end - start) / NS, where=where)
+
+
+def warn(message: str) -> None:
     click.secho(message, fg="red", bold=True, err=True)
 
 
-def _note(message: str) -> None:
+def note(message: str) -> None:
     click.echo(message, err=True)
 
 
-def _report(report: SendReport) -> None:
-    click.echo(report.summary())
-    if report.rejected:
-        _warn(
-            f"{report.rejected} EVENT(S) REJECTED (listed above): the simulator emitted events "
-            "the contract does not accept, or the account already had conflicting events"
+def report(sent: SendReport) -> None:
+    """The driver's summary on stdout; a loud line on stderr if anything was rejected."""
+    click.echo(sent.summary())
+    if sent.rejected:
+        shown = (
+            "listed above"
+            if not sent.unshown
+            else f"the first {len(sent.rejections)} listed above, {sent.unshown} more not shown"
         )
+        warn(
+            f"{sent.rejected} EVENT(S) REJECTED ({shown}): the simulator emitted events the "
+            "contract does not accept, or the account already had conflicting events"
+        )
+
+
+def _refusal(start: int, where: str, latest: str, in_store: bool) -> str:
+    instead = (
+        "simulate into a new account (--account NEW --create-reference-data) or a new "
+        "database (--database sqlite:///./other.db)"
+        if in_store
+        else "simulate into another account"
+    )
+    return (
+        f"the run starts at {format_instant(start)}, before the latest events of the "
+        f"scenario's agents {where} ({latest}): an agent's events must come in time "
+        "order, so the events of this range would be rejected; no call was sent. "
+        f"Instead, {instead}, or start after those events (--from {latest})."
+    )
 
 
 def _store_account(service: Any, subdomain: str | None, scenario: Scenario, create: bool) -> Any:
@@ -209,7 +301,7 @@ def _store_account(service: Any, subdomain: str | None, scenario: Scenario, crea
     account = service.account(subdomain.lower())
     if account is not None:
         if account.timezone != scenario.timezone:
-            _note(
+            note(
                 f"note: account {account.subdomain} is in {account.timezone}, the scenario in "
                 f"{scenario.timezone}; shifts and profiles follow the scenario"
             )
@@ -274,7 +366,8 @@ def _store_account(service: Any, subdomain: str | None, scenario: Scenario, crea
 @click.option(
     "--create-reference-data",
     is_flag=True,
-    help="Create the scenario's agents, groups and phone numbers (and, in a store, the account) first.",
+    help="Create the scenario's agents, groups, memberships and phone numbers that are "
+    "missing (and, in a store, the account) first.",
 )
 @click.option(
     "--batch-size", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH, show_default=True
@@ -308,7 +401,7 @@ def simulate(
     finish: bool,
 ) -> None:
     """Generate a scenario's traffic and send it through the event contract."""
-    scenario = _load(scenario_name, overrides)
+    scenario = load_named_scenario(scenario_name, overrides)
     now = time.time_ns()
     start, end, capped = resolve_window(
         zone=scenario.timezone, now=now, from_=from_, day=day, to=to, hours=hours
@@ -326,9 +419,10 @@ def simulate(
             raise click.UsageError("--url needs --email and one of --token or --password")
         auth = basic_authorization(email, token=token, password=password)
         if create_reference_data:
-            made = HttpAdmin.connect(url, auth, warn=_note).create_reference_data(ref, note=_note)
-            click.echo(f"reference data: created {_counts(made)}")
-        driver = Driver(HttpSink.connect(url, auth, warn=_note), batch_size=batch_size, warn=_warn)
+            made = _http_reference_data(url, auth, ref)
+            click.echo(f"reference data: {made}")
+        where = f"on {url}"
+        driver = Driver(HttpSink.connect(url, auth, warn=note), batch_size=batch_size, warn=warn)
     else:
         try:
             service = open_service(
@@ -340,198 +434,53 @@ def simulate(
                 "database with the account"
             ) from None
         acct = _store_account(service, account, scenario, create_reference_data)
+        where = f"in account {acct.subdomain}"
         if create_reference_data:
             made = create_reference_data_in_store(service, acct, ref)
-            click.echo(f"reference data: created {_counts(made)}")
-        driver = Driver(ServiceSink(service, acct), batch_size=batch_size, warn=_warn)
+            click.echo(f"reference data: {made}")
+        driver = Driver(ServiceSink(service, acct), batch_size=batch_size, warn=warn)
     sim = Simulator(scenario, seed, start, id_prefix=id_prefix)
     click.echo(
         f"simulating {scenario.name} (seed {seed}) from {format_instant(start)} to {format_instant(end)}"
     )
+    progress = sim_time_progress("simulating", start, end, scenario.timezone)
     t0 = time.perf_counter()
     try:
-        calls, events = run_simulation(sim, driver, end, finish=finish)
+        calls, events = run_simulation(sim, driver, end, finish=finish, progress=progress)
+    except RunRefused as exc:
+        progress.close()
+        raise click.ClickException(
+            _refusal(start, where, exc.latest, in_store=service is not None)
+        ) from None
     except DriverError as exc:
-        _report(driver.report)
+        progress.close()
+        report(driver.report)
         raise click.ClickException(str(exc)) from None
     finally:
         if service is not None:
             service.close()
+    progress.close()
     seconds = time.perf_counter() - t0
     click.echo(
         f"{calls} calls, {events} events in {seconds:.2f} s ({events / max(seconds, 1e-9):,.0f} events/s)"
     )
-    _report(driver.report)
+    report(driver.report)
     if driver.report.rejected:
         sys.exit(1)
 
 
-def create_reference_data_in_store(service: Any, account: Any, ref: Any) -> dict[str, int]:
+def _http_reference_data(url: str, auth: str, ref: Any) -> ReferenceTally:
     try:
-        return create_reference_data(service, account, ref, note=_note)
+        return HttpAdmin.connect(url, auth, warn=note).create_reference_data(ref, note=note)
     except DriverError as exc:
         raise click.ClickException(str(exc)) from None
 
 
-def _counts(made: dict[str, int]) -> str:
-    return ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in made.items())
-
-
-# --- demo ---------------------------------------------------------------------------------
-
-
-def _sqlite_file(url: str) -> Path | None:
-    from talkstats.store.urls import sqlite_path
-
+def create_reference_data_in_store(service: Any, account: Any, ref: Any) -> ReferenceTally:
     try:
-        path = sqlite_path(url)
-    except ValueError:
-        return None
-    return None if path == ":memory:" else Path(path)
+        return create_reference_data(service, account, ref, note=note)
+    except DriverError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-def _api_context(app: Any) -> Any:
-    """The API's context, whose per-account lock live ingestion takes like its writers."""
-    from talkstats.api.context import ApiContext
-
-    context = getattr(getattr(app, "state", None), "context", None)
-    return context if isinstance(context, ApiContext) else None
-
-
-def prepare_demo(
-    service: Any, scenario: Scenario, seed: int, now: int, *, note: Callable[[str], None] = _note
-) -> tuple[Any, Simulator, Driver, float, tuple[int, int]]:
-    """Account, reference data and today's backfill; returns what the live loop needs.
-
-    A demo database is reused: the new run starts where the account's log ends (or
-    at local midnight if that is later), with a new id prefix; calls a killed earlier
-    run left open are ended first.
-    """
-    account = service.account(DEMO_ACCOUNT)
-    if account is None:
-        account = service.create_account(
-            DEMO_ACCOUNT, scenario.timezone, "professional",
-            admin_email=DEMO_ADMIN, admin_password=DEMO_PASSWORD, admin_name="Demo Admin",
-        )  # fmt: skip
-    create_reference_data(service, account, reference_data(scenario), note=note)
-    driver = Driver(ServiceSink(service, account), warn=_warn)
-    projection = service.projection(account)
-    midnight, _ = DayCalendar(account.timezone).bounds(DayCalendar(account.timezone).day_of(now))
-    start = max(midnight, projection.latest_time + MS)
-    start -= start % MS
-    if start >= now:
-        start = now - now % MS
-    run = f"demo{start // NS}"
-    tidy = close_open_calls(projection, start, f"{run}-tidy")
-    if tidy:
-        note(
-            f"ending {len(tidy)} calls/wrap-ups left open by an earlier run that did not stop cleanly"
-        )
-        driver.send(tidy)
-    sim = Simulator(scenario, seed, start, id_prefix=run)
-    t0 = time.perf_counter()
-    counts = run_simulation(sim, driver, now, finish=False)
-    return account, sim, driver, time.perf_counter() - t0, counts
-
-
-async def _serve(
-    app: Any,
-    account: Any,
-    sim: Simulator,
-    driver: Driver,
-    host: str,
-    port: int,
-    log_level: str,
-) -> None:
-    import uvicorn
-
-    from talkstats.cli.serve import SWITCH_INTERVAL_SECONDS
-
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # as `talkstats serve` does
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
-    context = _api_context(app)
-
-    async def live() -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            events = sim.advance(time.time_ns())
-            if not events:
-                continue
-            try:
-                if context is not None:  # in a worker thread, under the account's lock
-                    await context.write(account, driver.send, events)
-                else:
-                    driver.send(events)
-            except Exception as exc:  # keep serving; the failure is shown
-                _warn(f"live traffic: {len(events)} events not ingested: {exc}")
-
-    task = asyncio.create_task(live())
-    try:
-        await server.serve()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8080, show_default=True)
-@click.option(
-    "--database", default="sqlite:///./talkstats-demo.db", show_default=True, metavar="URL"
-)
-@click.option("--scenario", "scenario_name", default="help-desk", show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--fresh", is_flag=True, help="Delete the demo database file first and start over.")
-def demo(host: str, port: int, database: str, scenario_name: str, seed: int, fresh: bool) -> None:
-    """Serve the API with a demo account and live simulated traffic."""
-    scenario = _load(scenario_name, ())
-    path = _sqlite_file(database)
-    if fresh and path is not None:
-        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(p)
-    settings = load_settings(
-        {"database_url": database, "host": host, "port": port, "default_account": DEMO_ACCOUNT}
-    )
-    service = open_service(settings, create=True)
-    try:
-        existing = service.account(DEMO_ACCOUNT)
-        if existing is not None and existing.timezone != scenario.timezone:
-            scenario = _load(scenario_name, (f"account.timezone={existing.timezone}",))
-        account, sim, driver, seconds, (calls, events) = prepare_demo(
-            service, scenario, seed, time.time_ns()
-        )
-        click.echo(
-            f"backfilled today up to {format_instant(sim.now_ns)}: "
-            f"{calls} calls, {events} events in {seconds:.2f} s"
-        )
-        try:
-            from talkstats.api.app import create_app
-        except ImportError as exc:
-            raise click.ClickException(f"the HTTP API is not available: {exc}") from None
-        app = create_app(service)
-        base = f"http://{host}:{port}"
-        stats = f"{base}/api/v2/channels/voice/stats"
-        login = f"{DEMO_ADMIN}:{DEMO_PASSWORD}"
-        click.echo(
-            f"\ntalkstats demo: {base}  (account {account.subdomain}, {account.timezone}, "
-            f"scenario {scenario.name})\n"
-            f"login: {DEMO_ADMIN}  password: {DEMO_PASSWORD}\n\n"
-            f"  curl -u {login} {stats}/current_queue_activity.json\n"
-            f"  curl -u {login} {stats}/account_overview.json\n"
-            f"  curl -u {login} {stats}/agents_activity.json\n"
-            f"  curl -u {login} '{stats}/service_level.json?threshold=20'\n\n"
-            "Live traffic is generated every second. Ctrl-C stops (open calls are ended).\n"
-        )
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            _warn(f"the demo password is public and the server listens on {host}")
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(app, account, sim, driver, host, port, settings.log_level))
-        driver.send(sim.finish(max(time.time_ns(), sim.now_ns)))
-        _report(driver.report)
-    finally:
-        service.close()
-
-
-COMMANDS = (simulate, demo)
+COMMANDS = (simulate,)

@@ -11,7 +11,8 @@ import ipaddress
 import logging
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 
@@ -25,9 +26,11 @@ from talkstats.domain.timeutil import format_instant, load_zone
 from talkstats.store.base import (
     Account,
     ApiToken,
+    Conflict,
     Group,
     Membership,
     NewUser,
+    NotFound,
     PhoneNumber,
     Store,
     StoreError,
@@ -46,6 +49,24 @@ Monotonic = Callable[[], float]
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _ACCOUNT_REFRESH_SECONDS = 1.0
+
+
+@contextmanager
+def _naming(account: Account) -> Iterator[None]:
+    """Re-raise the store's Conflict / NotFound naming the account by its subdomain.
+
+    The store knows accounts by internal id and leaves them out of its messages; users
+    know them by subdomain, so this is the depth at which the account gets its name.
+    """
+    try:
+        yield
+    except (Conflict, NotFound) as exc:
+        message = str(exc)
+        if message.startswith("account "):  # the account itself is gone
+            message = f"account {account.subdomain} does not exist"
+        else:
+            message = f"{message} in account {account.subdomain}"
+        raise type(exc)(message) from exc
 
 
 class Talkstats:
@@ -255,23 +276,26 @@ class Talkstats:
         avatar_url: str | None = None,
     ) -> User:
         password_hash = hash_secret(password, hasher=self.hasher) if password else None
-        user = self.store.create_user(
-            account.id, NewUser(id, name, email, role, password_hash, avatar_url)
-        )
+        with _naming(account):
+            user = self.store.create_user(
+                account.id, NewUser(id, name, email, role, password_hash, avatar_url)
+            )
         projection = self.loaded(account)
         if projection is not None and user.role in AGENT_ROLES:
             projection.directory.add_agent(AgentInfo(user.id, user.name, user.avatar_url))
         return user
 
     def create_group(self, account: Account, *, name: str, id: int | None = None) -> Group:
-        group = self.store.create_group(account.id, id, name)
+        with _naming(account):
+            group = self.store.create_group(account.id, id, name)
         projection = self.loaded(account)
         if projection is not None:
             projection.directory.add_group(group.id)
         return group
 
     def add_membership(self, account: Account, *, group_id: int, user_id: int) -> Membership:
-        membership = self.store.add_membership(account.id, group_id, user_id)
+        with _naming(account):
+            membership = self.store.add_membership(account.id, group_id, user_id)
         projection = self.loaded(account)
         if projection is not None:
             projection.directory.add_member(group_id, user_id)
@@ -280,7 +304,8 @@ class Talkstats:
     def create_phone_number(
         self, account: Account, *, number: str, name: str, id: int | None = None
     ) -> PhoneNumber:
-        phone_number = self.store.create_phone_number(account.id, id, number, name)
+        with _naming(account):
+            phone_number = self.store.create_phone_number(account.id, id, number, name)
         projection = self.loaded(account)
         if projection is not None:
             projection.directory.add_phone_number(phone_number.id)
@@ -291,13 +316,14 @@ class Talkstats:
     ) -> tuple[ApiToken, str]:
         """A new API token for the user; the plain token is returned only here."""
         token = new_api_token()
-        record = self.store.create_api_token(
-            account.id,
-            user_id,
-            token_prefix(token),
-            hash_secret(token, hasher=self.hasher),
-            description,
-        )
+        with _naming(account):
+            record = self.store.create_api_token(
+                account.id,
+                user_id,
+                token_prefix(token),
+                hash_secret(token, hasher=self.hasher),
+                description,
+            )
         return record, token
 
     # --- who calls --------------------------------------------------------------------------

@@ -16,7 +16,11 @@ Sinks:
   429 and 503 are retried after a pause.
 
 `create_reference_data` / `HttpAdmin.create_reference_data` create a scenario's
-agents, groups, memberships and phone numbers, skipping those that already exist.
+agents, groups, memberships and phone numbers, skipping those that already exist, and
+say which were created and which were already there (`ReferenceTally`).
+
+A run that goes wrong can reject every event it sends; the driver reports the first
+``show_rejections`` (20) through ``warn`` and only counts the rest.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "DriverError",
     "HttpAdmin",
     "HttpSink",
+    "ReferenceTally",
     "Rejection",
     "SendReport",
     "ServiceSink",
@@ -52,6 +57,7 @@ Event = dict[str, Any]
 Warn = Callable[[str], None]
 
 DEFAULT_BATCH = 1_000
+SHOWN_REJECTIONS = 20
 EVENTS_PATH = "/api/v2/channels/voice/events"
 
 
@@ -84,7 +90,7 @@ class BatchResult:
 
 @dataclass(slots=True)
 class SendReport:
-    """Running totals of a `Driver`."""
+    """Running totals of a `Driver`; ``rejections`` holds the first ones only."""
 
     sent: int = 0
     batches: int = 0
@@ -93,11 +99,19 @@ class SendReport:
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
 
+    @property
+    def unshown(self) -> int:
+        """Rejections counted but not kept (nor reported) one by one."""
+        return self.rejected - len(self.rejections)
+
     def summary(self) -> str:
-        return (
+        text = (
             f"sent {self.sent} events in {self.batches} batches: {self.accepted} accepted, "
             f"{self.duplicates} duplicates, {self.rejected} rejected"
         )
+        if self.unshown:
+            text += f" (the first {len(self.rejections)} shown)"
+        return text
 
 
 class Sink(Protocol):
@@ -240,48 +254,107 @@ class Driver:
     """Send events in batches through a sink; count outcomes; report rejections loudly."""
 
     def __init__(
-        self, sink: Sink, *, batch_size: int = DEFAULT_BATCH, warn: Warn | None = None
+        self,
+        sink: Sink,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        warn: Warn | None = None,
+        show_rejections: int = SHOWN_REJECTIONS,
+        on_batch: Callable[[int], None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.sink = sink
         self.batch_size = batch_size
         self.warn = warn or (lambda _msg: None)
+        self.show_rejections = show_rejections
+        self.on_batch = on_batch
         self.report = SendReport()
 
-    def send(self, events: Sequence[Event]) -> SendReport:
-        """Send all of ``events`` (in order, in batches); returns the running report."""
-        for i in range(0, len(events), self.batch_size):
-            batch = events[i : i + self.batch_size]
-            result = self.sink.send(batch)
-            r = self.report
-            r.sent += len(batch)
-            r.batches += 1
-            r.accepted += result.accepted
-            r.duplicates += result.duplicates
-            r.rejected += result.rejected
-            for rejection in result.rejections:
+    def probe(self, events: Sequence[Event]) -> BatchResult:
+        """Send one batch without counting it: the caller looks at the result first.
+
+        For a batch whose rejections may mean something else than a bug (a run that
+        starts before the account's latest events); `record` counts it afterwards.
+        """
+        return self.sink.send(events)
+
+    def record(self, batch: Sequence[Event], result: BatchResult) -> None:
+        """Count a batch's outcome; report its rejections while fewer than the limit."""
+        r = self.report
+        r.sent += len(batch)
+        r.batches += 1
+        r.accepted += result.accepted
+        r.duplicates += result.duplicates
+        before = r.rejected
+        r.rejected += result.rejected
+        for n, rejection in enumerate(result.rejections, start=before + 1):
+            if n <= self.show_rejections:
                 r.rejections.append(rejection)
                 self.warn(str(rejection))
+            elif n == self.show_rejections + 1:
+                self.warn(
+                    f"more rejections: only the first {self.show_rejections} are shown, "
+                    "the rest are counted"
+                )
+        if self.on_batch is not None:
+            self.on_batch(len(batch))
+
+    def send(self, events: Sequence[Event]) -> SendReport:
+        """Send all of ``events`` (in order, in batches); returns the running report.
+
+        The first ``show_rejections`` rejections go to ``warn`` as they happen; the
+        next one is followed by a note that the rest are only counted.
+        """
+        for i in range(0, len(events), self.batch_size):
+            batch = events[i : i + self.batch_size]
+            self.record(batch, self.sink.send(batch))
         return self.report
 
 
 # --- reference data --------------------------------------------------------------------
 
+_KINDS = ("agents", "groups", "memberships", "phone_numbers")
+
+
+def _zeros() -> dict[str, int]:
+    return dict.fromkeys(_KINDS, 0)
+
+
+def _plural(n: int, kind: str) -> str:
+    word = kind.replace("_", " ")
+    return f"{n} {word[:-1] if n == 1 else word}"
+
+
+@dataclass(slots=True)
+class ReferenceTally:
+    """Reference records created, and those the account already had, by kind."""
+
+    created: dict[str, int] = field(default_factory=_zeros)
+    existing: dict[str, int] = field(default_factory=_zeros)
+
+    def __str__(self) -> str:
+        made = ", ".join(_plural(n, k) for k, n in self.created.items() if n) or "nothing"
+        text = f"created {made}"
+        there = ", ".join(_plural(n, k) for k, n in self.existing.items() if n)
+        return f"{text}; already there: {there}" if there else text
+
 
 def create_reference_data(
     service: Any, account: Any, ref: ReferenceData, *, note: Warn | None = None
-) -> dict[str, int]:
+) -> ReferenceTally:
     """Create the scenario's agents, groups, memberships and phone numbers in-store.
 
-    Existing records with the scenario's ids are kept (a re-run creates nothing). An
+    Existing records with the scenario's ids are kept (a re-run creates nothing), and
+    a group that exists gets the scenario's members it lacks. An
     id taken by an agent or admin with another email is used as is (admins are agents,
     so the erlang scenarios' agent 1 may be the account's admin); an id taken by an
     end user is an error, since events could not name it.
     """
     note = note or (lambda _msg: None)
     store = service.store
-    created = {"agents": 0, "groups": 0, "memberships": 0, "phone_numbers": 0}
+    tally = ReferenceTally()
+    created, already = tally.created, tally.existing
     users = {u.id: u for u in store.list_users(account.id)}
     for agent in ref.agents:
         existing = users.get(agent.id)
@@ -290,7 +363,9 @@ def create_reference_data(
                 account, id=agent.id, name=agent.name, email=agent.email, role=agent.role
             )
             created["agents"] += 1
-        elif existing.role == "end-user":
+            continue
+        already["agents"] += 1
+        if existing.role == "end-user":
             raise DriverError(
                 f"user id {agent.id} ({existing.email}) is an end user; the scenario needs an "
                 "agent there (choose other ids with --set agents.first_id=N)"
@@ -303,10 +378,14 @@ def create_reference_data(
         if group.id not in groups:
             service.create_group(account, id=group.id, name=group.name)
             created["groups"] += 1
+        else:
+            already["groups"] += 1
         for member in group.members:
             if (group.id, member) not in members:
                 service.add_membership(account, group_id=group.id, user_id=member)
                 created["memberships"] += 1
+            else:
+                already["memberships"] += 1
     numbers = {p.id for p in store.list_phone_numbers(account.id)}
     for number in ref.phone_numbers:
         if number.id not in numbers:
@@ -314,7 +393,9 @@ def create_reference_data(
                 account, id=number.id, number=number.number, name=number.name
             )
             created["phone_numbers"] += 1
-    return created
+        else:
+            already["phone_numbers"] += 1
+    return tally
 
 
 def _list_all(http: _Http, path: str, key: str) -> list[dict[str, Any]]:
@@ -361,10 +442,11 @@ class HttpAdmin:
 
     def create_reference_data(
         self, ref: ReferenceData, *, note: Warn | None = None
-    ) -> dict[str, int]:
+    ) -> ReferenceTally:
         """As `create_reference_data`, over HTTP: lists what exists, creates the rest."""
         note = note or (lambda _msg: None)
-        created = {"agents": 0, "groups": 0, "memberships": 0, "phone_numbers": 0}
+        tally = ReferenceTally()
+        created, already = tally.created, tally.existing
         users = {u["id"]: u for u in _list_all(self.http, "/api/v2/users", "users")}
         for agent in ref.agents:
             existing = users.get(agent.id)
@@ -375,24 +457,33 @@ class HttpAdmin:
                     {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role},
                 )
                 created["agents"] += 1
-            elif existing.get("role") == "end-user":
+                continue
+            already["agents"] += 1
+            if existing.get("role") == "end-user":
                 raise DriverError(f"user id {agent.id} is an end user; the scenario needs an agent")
-            elif str(existing.get("email", "")).lower() != agent.email.lower():
+            if str(existing.get("email", "")).lower() != agent.email.lower():
                 note(f"agent id {agent.id} exists as {existing.get('email')}; using it")
         groups = {g["id"] for g in _list_all(self.http, "/api/v2/groups", "groups")}
+        members = {
+            (m["group_id"], m["user_id"])
+            for m in _list_all(self.http, "/api/v2/group_memberships", "group_memberships")
+        }
         for group in ref.groups:
             if group.id not in groups:
                 self._create("/api/v2/groups", "group", {"id": group.id, "name": group.name})
                 created["groups"] += 1
-                # memberships of a group that already existed are assumed to be in place:
-                # the API has no listing of memberships to compare against
-                for member in group.members:
-                    self._create(
-                        "/api/v2/group_memberships",
-                        "group_membership",
-                        {"group_id": group.id, "user_id": member},
-                    )
-                    created["memberships"] += 1
+            else:
+                already["groups"] += 1
+            for member in group.members:
+                if (group.id, member) in members:
+                    already["memberships"] += 1
+                    continue
+                self._create(
+                    "/api/v2/group_memberships",
+                    "group_membership",
+                    {"group_id": group.id, "user_id": member},
+                )
+                created["memberships"] += 1
         path = "/api/v2/channels/voice/phone_numbers"
         numbers = {p["id"] for p in _list_all(self.http, path, "phone_numbers")}
         for number in ref.phone_numbers:
@@ -403,7 +494,9 @@ class HttpAdmin:
                     {"id": number.id, "number": number.number, "name": number.name},
                 )
                 created["phone_numbers"] += 1
-        return created
+            else:
+                already["phone_numbers"] += 1
+        return tally
 
 
 # --- tidying up after an unclean stop -------------------------------------------------------

@@ -126,6 +126,8 @@ class Store(Protocol):
     `ValueError` for arguments that can never be valid (a non-positive id, an unknown
     role). Opening a store that does not exist raises `StoreMissing` unless it is asked
     to create it.
+    Messages name the records, not the account: account ids are internal, and the
+    caller, which scoped the call to one account, names it by subdomain.
     """
 
     # accounts

@@ -330,7 +330,7 @@ class SQLiteStore(Store):
     ) -> None:
         sql = f"SELECT 1 FROM {table} WHERE account_id = ? AND id = ?"
         if conn.execute(sql, (account_id, record_id)).fetchone() is None:
-            raise NotFound(f"{what} {record_id} not found in account {account_id}")
+            raise NotFound(f"{what} {record_id} not found")
 
     @staticmethod
     def _new_id(conn: sqlite3.Connection, table: str, account_id: int, given: int | None) -> int:
@@ -342,7 +342,7 @@ class SQLiteStore(Store):
         _positive_id(given, f"{what} id")
         sql = f"SELECT 1 FROM {table} WHERE account_id = ? AND id = ?"
         if conn.execute(sql, (account_id, given)).fetchone() is not None:
-            raise Conflict(f"{what} id {given} already exists in account {account_id}")
+            raise Conflict(f"{what} id {given} already exists")
         return given
 
     # -- accounts ------------------------------------------------------------
@@ -405,10 +405,7 @@ class SQLiteStore(Store):
                 (account_id, email_key),
             ).fetchone()
             if taken is not None:
-                raise Conflict(
-                    f"email {user.email!r} is already used by user {taken[0]} "
-                    f"in account {account_id}"
-                )
+                raise Conflict(f"email {user.email!r} is already used by user {taken[0]}")
             conn.execute(
                 "INSERT INTO users (account_id, id, name, email, email_key, role,"
                 " password_hash, avatar_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -486,10 +483,7 @@ class SQLiteStore(Store):
                 "SELECT 1 FROM memberships WHERE account_id = ? AND group_id = ? AND user_id = ?",
                 (account_id, group_id, user_id),
             ).fetchone():
-                raise Conflict(
-                    f"user {user_id} is already a member of group {group_id} "
-                    f"in account {account_id}"
-                )
+                raise Conflict(f"user {user_id} is already a member of group {group_id}")
             new_id = int(
                 conn.execute(
                     "SELECT coalesce(max(id), 0) + 1 FROM memberships WHERE account_id = ?",
@@ -604,13 +598,11 @@ class SQLiteStore(Store):
         present = self.find_events(account_id, ids)
         for event_id in ids:
             if event_id in present:
-                return Conflict(
-                    f"event id {event_id!r} is already in the log of account {account_id}"
-                )
+                return Conflict(f"event id {event_id!r} is already in the account's log")
         repeated = [event_id for event_id, n in Counter(ids).items() if n > 1]
         if repeated:
             return Conflict(f"event id {repeated[0]!r} appears more than once in the batch")
-        return Conflict(f"append to the log of account {account_id} violated a constraint")
+        return Conflict("an append to the account's log violated a constraint")
 
     def find_events(self, account_id: int, event_ids: list[str]) -> dict[str, str]:
         """event_id -> body_json for those of the ids that are in the account's log."""

@@ -30,6 +30,7 @@ from talkstats.store import (
     User,
     open_store,
 )
+from talkstats.store.base import MAX_RECORD_ID
 
 
 def new_user(user_id: int | None, email: str, role: str = "agent", name: str = "Agent") -> NewUser:
@@ -186,6 +187,18 @@ class StoreContract:
         assert store.get_user(other.id, 1) == b
         assert store.find_user_by_email(acme.id, "same@x.test") == a
         assert store.create_user(other.id, new_user(None, "c@x.test")).id == 2
+
+    def test_the_largest_id_leaves_new_ids_assignable(self, store: Store, acme: Account) -> None:
+        """After someone takes id 2**63-1, a record without an id gets the lowest free one."""
+        top = store.create_group(acme.id, MAX_RECORD_ID, "Top")
+        assert store.create_group(acme.id, None, "First").id == 1
+        assert store.create_group(acme.id, None, "Second").id == 2
+        assert store.create_phone_number(acme.id, MAX_RECORD_ID, "+1", "").id == MAX_RECORD_ID
+        assert store.create_phone_number(acme.id, None, "+2", "").id == 1
+        assert store.create_user(acme.id, new_user(MAX_RECORD_ID, "top@x.test")).id == top.id
+        assert store.create_user(acme.id, new_user(None, "next@x.test")).id == 1
+        with pytest.raises(ValueError, match="positive"):
+            store.create_group(acme.id, MAX_RECORD_ID + 1, "Past")
 
     # -- groups, memberships, phone numbers ------------------------------------
 

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from ..service import Talkstats
-from . import errors, routes_admin, routes_events, routes_ops, routes_stats, routes_voice
+from . import errors, openapi, routes_admin, routes_events, routes_ops, routes_stats, routes_voice
 from .context import ApiContext
 from .gate import GateMiddleware
 from .responses import JSONResponse
 from .upkeep import Upkeep
 
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's script, stylesheet and icon
+
 
 def create_app(service: Talkstats) -> FastAPI:
     """A FastAPI app serving ``service``: Zendesk Talk Stats API plus our own endpoints.
 
-    OpenAPI at /docs and /openapi.json. The service stays the caller's to close. While
-    the app runs (its lifespan), projections load and follow the log in the background.
+    The OpenAPI document is at /openapi.json (built by ``openapi.py``), and Swagger UI at
+    /docs, its assets served from the fastapi-offline package (no CDN). The service
+    stays the caller's to close. While the app runs (its lifespan), projections load and
+    follow the log in the background.
     """
     ctx = ApiContext(service)
     upkeep = Upkeep(ctx)
@@ -32,11 +38,13 @@ def create_app(service: Talkstats) -> FastAPI:
         finally:
             await upkeep.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="talkstats",
         summary="Zendesk Talk Stats API, self-hosted",
+        version=version("talkstats"),
         docs_url="/docs",
         redoc_url=None,
+        static_url=DOCS_ASSETS,
         openapi_url="/openapi.json",
         default_response_class=JSONResponse,
         lifespan=lifespan,
@@ -45,6 +53,7 @@ def create_app(service: Talkstats) -> FastAPI:
     app.state.upkeep = upkeep
     for module in (routes_stats, routes_voice, routes_events, routes_admin, routes_ops):
         app.include_router(module.router(ctx))
+    openapi.install(app, max_batch_events=service.settings.max_batch_events)
     errors.install(app)
     app.add_middleware(GateMiddleware, service=service)
     return app

@@ -11,9 +11,18 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from ..store.base import MAX_RECORD_ID
 from .errors import InvalidValue, RecordInvalid
 
 MAX_TEXT = 255
+# What counts as blank around a text field: the characters JSON Schema's regular
+# expressions call whitespace (\s of ECMA-262), so that the patterns of the OpenAPI
+# document (``SPACE_CLASS``) and these checks agree whatever the regex dialect.
+SPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+SPACE_CLASS = r"\u0009-\u000d\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 
 
 async def read_json(request: Request, *, several_documents_hint: str = "") -> Any:
@@ -50,11 +59,11 @@ def text(
         if required:
             raise RecordInvalid(name, f"{name} is required")
         return default
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip(SPACE):
         raise RecordInvalid(name, f"{name} must be a non-empty string")
     if len(value) > MAX_TEXT:
         raise RecordInvalid(name, f"{name} must be at most {MAX_TEXT} characters")
-    return value.strip()
+    return value.strip(SPACE)
 
 
 def required_text(obj: dict[str, Any], name: str) -> str:
@@ -69,8 +78,10 @@ def positive_id(obj: dict[str, Any], name: str, *, required: bool) -> int | None
         if required:
             raise RecordInvalid(name, f"{name} is required")
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
-        raise RecordInvalid(name, f"{name} must be a positive integer")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's integer: 5.0 is the number 5
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_RECORD_ID:
+        raise RecordInvalid(name, f"{name} must be an integer from 1 to {MAX_RECORD_ID}")
     return value
 
 
@@ -96,6 +107,6 @@ def one_of(
 def email(obj: dict[str, Any]) -> str:
     value = required_text(obj, "email")
     local, at, domain = value.partition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in value):
+    if not at or not local or "." not in domain or any(c in SPACE for c in value):
         raise RecordInvalid("email", f"email {value!r} is not a valid email address")
     return value

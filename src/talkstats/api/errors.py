@@ -22,6 +22,7 @@ from starlette.responses import Response
 from ..domain.stats import InvalidDate
 from ..service import Loading, Unavailable
 from ..store.base import Conflict, NotFound, StoreError
+from . import methods
 from .responses import json_response
 
 log = logging.getLogger("talkstats.api")
@@ -216,6 +217,14 @@ def to_api_error(exc: Exception) -> ApiError | None:
 
 
 async def _handle(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        # The router's Allow names one route's methods; a path may have several routes.
+        if request.method == "OPTIONS":
+            return methods.options(request)
+        allow = {"Allow": methods.allow_header(request)}
+        return MethodNotAllowed(
+            "This method is not allowed on this path.", headers=allow
+        ).response()
     mapped = to_api_error(exc)
     if mapped is None:  # not reachable for the registered types; kept for safety
         log.exception("unhandled error on %s %s", request.method, request.url.path)

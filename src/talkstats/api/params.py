@@ -108,7 +108,7 @@ def paginated(
 
 def day(raw: str | None) -> date | None:
     """Extension ``date=YYYY-MM-DD``; whether it is in the future is the domain's check."""
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return None
     if not _DAY.fullmatch(raw):
         raise InvalidValue(f"date: {raw!r} is not a date (YYYY-MM-DD)")

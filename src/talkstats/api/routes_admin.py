@@ -5,7 +5,7 @@ Admins only. Zendesk-shaped bodies in and out (``{"user": {...}}`` -> 201
 field (the mapping of the store's Conflict / NotFound lives in errors.py).
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -16,6 +16,7 @@ from . import representations as rep
 from .auth import AGENT_ROLES, Caller, dependencies
 from .context import ApiContext
 from .errors import RecordInvalid
+from .openapi import Body, json_body, operation
 from .responses import json_response
 
 MAX_PASSWORD = 1024
@@ -27,7 +28,12 @@ def router(ctx: ApiContext) -> APIRouter:
     service = ctx.service
     r = APIRouter(tags=["Administration"])
 
-    @r.post("/api/v2/users", status_code=201, summary="Create User")
+    @r.post(
+        "/api/v2/users",
+        status_code=201,
+        summary="Create User",
+        **_create("UserResponse", "UserCreate"),
+    )
     async def create_user(request: Request, caller: AdminCaller) -> Response:
         u = bodies.record(await bodies.read_json(request), "user")
         name = bodies.required_text(u, "name")
@@ -58,7 +64,12 @@ def router(ctx: ApiContext) -> APIRouter:
         )
         return json_response({"user": rep.user(rep.base_url(request), user)}, 201)
 
-    @r.post("/api/v2/groups", status_code=201, summary="Create Group")
+    @r.post(
+        "/api/v2/groups",
+        status_code=201,
+        summary="Create Group",
+        **_create("GroupResponse", "GroupCreate"),
+    )
     async def create_group(request: Request, caller: AdminCaller) -> Response:
         g = bodies.record(await bodies.read_json(request), "group")
         name = bodies.required_text(g, "name")
@@ -68,7 +79,12 @@ def router(ctx: ApiContext) -> APIRouter:
         )
         return json_response({"group": rep.group(rep.base_url(request), group)}, 201)
 
-    @r.post("/api/v2/group_memberships", status_code=201, summary="Create Membership")
+    @r.post(
+        "/api/v2/group_memberships",
+        status_code=201,
+        summary="Create Membership",
+        **_create("GroupMembershipResponse", "GroupMembershipCreate"),
+    )
     async def create_membership(request: Request, caller: AdminCaller) -> Response:
         m = bodies.record(await bodies.read_json(request), "group_membership")
         user_id = bodies.required_id(m, "user_id")
@@ -89,7 +105,12 @@ def router(ctx: ApiContext) -> APIRouter:
             {"group_membership": rep.membership(rep.base_url(request), membership)}, 201
         )
 
-    @r.post("/api/v2/channels/voice/phone_numbers", status_code=201, summary="Create Phone Number")
+    @r.post(
+        "/api/v2/channels/voice/phone_numbers",
+        status_code=201,
+        summary="Create Phone Number",
+        **_create("PhoneNumberResponse", "PhoneNumberCreate"),
+    )
     async def create_phone_number(request: Request, caller: AdminCaller) -> Response:
         n = bodies.record(await bodies.read_json(request), "phone_number")
         number = bodies.required_text(n, "number")
@@ -107,7 +128,19 @@ def router(ctx: ApiContext) -> APIRouter:
             {"phone_number": rep.phone_number(rep.base_url(request), phone_number)}, 201
         )
 
-    @r.post("/api/v2/api_tokens", status_code=201, summary="Create API Token")
+    @r.post(
+        "/api/v2/api_tokens",
+        status_code=201,
+        summary="Create API Token",
+        description="A token for the calling admin; the plain token is shown only in this response.",
+        **operation(
+            "ApiTokenResponse",
+            status=201,
+            body=Body(json_body("ApiTokenCreate").content, required=False),
+            access="admin",
+            errors=(422,),
+        ),
+    )
     async def create_api_token(request: Request, caller: AdminCaller) -> Response:
         # The body is optional: no body, {} and {"api_token": {...}} all create a token.
         raw = await request.body()
@@ -123,3 +156,8 @@ def router(ctx: ApiContext) -> APIRouter:
         return json_response({"api_token": rep.api_token(token, plain)}, 201)
 
     return r
+
+
+def _create(response: str, body: str) -> dict[str, Any]:
+    """A create: admins only, 201 with the record, 422 naming a field at fault."""
+    return operation(response, status=201, body=json_body(body), access="admin", errors=(422,))

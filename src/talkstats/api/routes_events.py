@@ -16,11 +16,24 @@ from .auth import Caller, dependencies
 from .bodies import read_json
 from .context import ApiContext
 from .errors import InvalidValue, PayloadTooLarge
+from .openapi import JSON, NDJSON, Body, operation
 from .responses import json_response
+from .schemas import ref
 
-NDJSON_TYPES = frozenset(("application/x-ndjson", "application/ndjson", "application/jsonl"))
+NDJSON_TYPES = frozenset((NDJSON, "application/ndjson", "application/jsonl"))
 NDJSON_HINT = (
     "If the body is NDJSON (one event per line), send it with Content-Type: application/x-ndjson."
+)
+EVENTS_BODY = Body(
+    {
+        JSON: {"oneOf": [ref("Event"), ref("EventBatch")]},
+        NDJSON: {
+            "type": "array",
+            "items": ref("Event"),
+            "minItems": 1,
+            "description": "One event object per line; blank lines are skipped.",
+        },
+    }
 )
 
 
@@ -45,7 +58,16 @@ def router(ctx: ApiContext) -> APIRouter:
         summary="Ingest events",
         description=(
             'Body: one event object, `{"events": [...]}` (1 to max_batch_events), or '
-            "NDJSON with `Content-Type: application/x-ndjson`. Every event gets a result."
+            "NDJSON with `Content-Type: application/x-ndjson` (also application/ndjson, "
+            "application/jsonl). Every event gets a result: the answer is 200 whatever "
+            "each event's outcome, and an event that breaks its schema is a `rejected` "
+            "result naming the field, not a failed request."
+        ),
+        **operation(
+            "IngestionResponse",
+            description="One result per event, in order, and the counts.",
+            body=EVENTS_BODY,
+            access="admin",
         ),
     )
     async def ingest(request: Request, caller: AdminCaller) -> Response:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from ..store.base import StoreError, StoreLost
 from .context import ApiContext
 from .errors import LOADING_RETRY_AFTER, UNAVAILABLE_RETRY_AFTER
+from .openapi import operation
 from .responses import json_response
 
 log = logging.getLogger("talkstats.api")
@@ -29,11 +30,19 @@ def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(tags=["Operations"])
     service = ctx.service
 
-    @r.get("/healthz", summary="Liveness")
+    @r.get(
+        "/healthz",
+        summary="Liveness",
+        **operation("HealthResponse", access="public", tenant=False),
+    )
     async def healthz() -> Response:
         return json_response({"status": "ok"})
 
-    @r.get("/readyz", summary="Readiness: the store answers and every account is loaded")
+    @r.get(
+        "/readyz",
+        summary="Readiness: the store answers and every account is loaded",
+        **operation("ReadinessResponse", access="public", tenant=False, errors={503: "NotReady"}),
+    )
     async def readyz() -> Response:
         try:
             await ctx.blocking(service.check_store)

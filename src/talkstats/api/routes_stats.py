@@ -3,9 +3,12 @@
 Each handler parses its parameters before taking the projection lock, then reads the
 projection synchronously: the domain's read functions combine running totals with the
 intervals open at *now*, so a read is cheap and never awaits.
-"""
 
-from typing import Any
+The handlers take only the Request and call the auth check and the parsers in
+``params`` themselves: FastAPI's dependency and parameter resolution cost about a third
+of a stats request (bench/profiles/reads.txt), more than the statistics. The OpenAPI
+document learns the parameters from ``openapi.operation`` instead.
+"""
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -14,35 +17,10 @@ from ..domain import stats
 from . import params
 from .auth import dependencies
 from .context import ApiContext
+from .openapi import operation
 from .responses import json_response
 
 BASE = "/api/v2/channels/voice/stats"
-_IDS_HELP = "Comma-separated ids (1,2,3) or a bracketed list ([1,2,3]); at most 100; empty = all."
-_DATE_HELP = "Extension: a past local day YYYY-MM-DD of the account (default: today)."
-_HELP = {
-    "phone_number_ids": _IDS_HELP,
-    "group_ids": _IDS_HELP,
-    "page": "1-based page number.",
-    "per_page": "Rows per page, 1-100.",
-    "date": _DATE_HELP,
-    "threshold": "Seconds, 0-86400 (default 20).",
-}
-
-
-def _query(*names: str) -> dict[str, Any]:
-    """OpenAPI entries for query parameters that the handler reads itself.
-
-    The handlers take only the Request and call the auth check and the parsers in
-    ``params`` directly: FastAPI's dependency and parameter resolution cost about a
-    third of a stats request (bench/profiles/reads.txt), more than the statistics.
-    """
-    return {
-        "parameters": [
-            {"name": n, "in": "query", "required": False, "schema": {"type": "string"},
-             "description": _HELP[n]}
-            for n in names
-        ]
-    }  # fmt: skip
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -53,7 +31,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get(
         f"{BASE}/account_overview",
         summary="Show Account Overview",
-        openapi_extra=_query("phone_number_ids", "date"),
+        **operation("AccountOverviewResponse", query=("phone_number_ids", "date")),
     )
     async def account_overview(request: Request) -> Response:
         caller = await agent(request)
@@ -75,7 +53,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get(
         f"{BASE}/agents_activity",
         summary="List Agents Activity",
-        openapi_extra=_query("group_ids", "page", "per_page", "date"),
+        **operation("AgentsActivityResponse", query=("group_ids", "page", "per_page", "date")),
     )
     async def agents_activity(request: Request) -> Response:
         caller = await agent(request)
@@ -100,7 +78,11 @@ def router(ctx: ApiContext) -> APIRouter:
             )
         return json_response(params.paginated(request, "agents_activity", rows, len(ordered), pg))
 
-    @r.get(f"{BASE}/agents_overview", summary="Show Agents Overview", openapi_extra=_query("date"))
+    @r.get(
+        f"{BASE}/agents_overview",
+        summary="Show Agents Overview",
+        **operation("AgentsOverviewResponse", query=("date",)),
+    )
     async def agents_overview(request: Request) -> Response:
         caller = await agent(request)
         day = params.day(request.query_params.get("date"))
@@ -115,7 +97,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get(
         f"{BASE}/current_queue_activity",
         summary="Show Current Queue Activity",
-        openapi_extra=_query("phone_number_ids"),
+        **operation("CurrentQueueActivityResponse", query=("phone_number_ids",)),
     )
     async def current_queue_activity(request: Request) -> Response:
         caller = await agent(request)
@@ -131,7 +113,7 @@ def router(ctx: ApiContext) -> APIRouter:
     @r.get(
         f"{BASE}/service_level",
         summary="Service level (extension)",
-        openapi_extra=_query("threshold", "phone_number_ids", "date"),
+        **operation("ServiceLevelResponse", query=("threshold", "phone_number_ids", "date")),
     )
     async def service_level(request: Request) -> Response:
         caller = await agent(request)
@@ -151,7 +133,7 @@ def router(ctx: ApiContext) -> APIRouter:
             )
         return json_response({"service_level": body})
 
-    @r.get("/api/v2/ping", summary="Ping (benchmark baseline)")
+    @r.get("/api/v2/ping", summary="Ping (benchmark baseline)", **operation("PingResponse"))
     async def ping(request: Request) -> Response:
         await agent(request)  # authenticated like the stats, so the comparison is fair
         return json_response({"ping": "pong"})

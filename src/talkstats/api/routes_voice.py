@@ -8,7 +8,7 @@ account has no such record). Agents and admins may read them, as the statistics.
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import Response
 
 from ..domain import stats
@@ -19,10 +19,14 @@ from . import representations as rep
 from .auth import Caller, dependencies
 from .context import ApiContext
 from .errors import Forbidden, RecordInvalid, RecordNotFound
+from .openapi import json_body, operation
 from .responses import json_response
+from .schemas import MAX_ID
 
 AGENT_STATES = (*sorted(ONLINE_STATES), "offline")
 VIA = ("client", "phone")
+AGENT_ID = "The agent's user id (an agent or admin of the account)."
+AgentId = Annotated[int, Path(ge=1, le=MAX_ID, description=AGENT_ID)]
 
 
 def router(ctx: ApiContext) -> APIRouter:
@@ -34,8 +38,12 @@ def router(ctx: ApiContext) -> APIRouter:
 
     availability_path = "/api/v2/channels/voice/availabilities/{agent_id}"
 
-    @r.get(availability_path, summary="Show Availability")
-    async def get_availability(agent_id: int, caller: AgentCaller) -> Response:
+    @r.get(
+        availability_path,
+        summary="Show Availability",
+        **operation("AvailabilityResponse", path={"agent_id": AGENT_ID}),
+    )
+    async def get_availability(agent_id: AgentId, caller: AgentCaller) -> Response:
         async with ctx.lock(caller.account.id):
             p = ctx.projection(caller.account)
             if agent_id not in p.directory.agents:
@@ -43,8 +51,21 @@ def router(ctx: ApiContext) -> APIRouter:
             body = stats.availability(p, agent_id)
         return json_response({"availability": body})
 
-    @r.put(availability_path, summary="Update Availability")
-    async def put_availability(agent_id: int, request: Request, caller: AgentCaller) -> Response:
+    @r.put(
+        availability_path,
+        summary="Update Availability",
+        description="An agent may set its own availability; an admin anyone's.",
+        **operation(
+            "AvailabilityResponse",
+            description="The availability after the change.",
+            path={"agent_id": AGENT_ID},
+            body=json_body("AvailabilityUpdate"),
+            errors=(422,),
+        ),
+    )
+    async def put_availability(
+        agent_id: AgentId, request: Request, caller: AgentCaller
+    ) -> Response:
         if not caller.is_admin and caller.user.id != agent_id:
             raise Forbidden()  # an agent sets its own status; an admin anyone's
         wanted = bodies.record(await bodies.read_json(request), "availability")
@@ -72,14 +93,10 @@ def router(ctx: ApiContext) -> APIRouter:
         load: Callable[[int], Sequence[Any]],
         show: Callable[[str, Any], Any],
         summary: str,
+        schema: str,
     ) -> None:
-        @r.get(path, summary=summary, name=key)
-        async def list_records(
-            request: Request,
-            caller: AgentCaller,
-            page: str | None = None,
-            per_page: str | None = None,
-        ) -> Response:
+        @r.get(path, summary=summary, name=key, **operation(schema, query=("page", "per_page")))
+        async def list_records(request: Request, caller: AgentCaller) -> Response:
             pg = params.page(request)
             records = await ctx.blocking(load, caller.account.id)
             base = rep.base_url(request)
@@ -92,8 +109,14 @@ def router(ctx: ApiContext) -> APIRouter:
         load: Callable[[int], Sequence[Any]],
         show: Callable[[str, Any], Any],
         summary: str,
+        schema: str,
     ) -> None:
-        @r.get(path + "/{record_id}", summary=summary, name=key)
+        @r.get(
+            path + "/{record_id}",
+            summary=summary,
+            name=key,
+            **operation(schema, path={"record_id": "The record's id."}),
+        )
         async def show_record(record_id: str, request: Request, caller: AgentCaller) -> Response:
             wanted = _record_id(record_id)
             records = await ctx.blocking(load, caller.account.id)
@@ -104,15 +127,16 @@ def router(ctx: ApiContext) -> APIRouter:
 
     kinds = (
         ("/api/v2/channels/voice/phone_numbers", "phone_number", "phone_numbers",
-         store.list_phone_numbers, rep.phone_number, "Phone Numbers", "Phone Number"),
-        ("/api/v2/groups", "group", "groups", store.list_groups, rep.group, "Groups", "Group"),
-        ("/api/v2/users", "user", "users", store.list_users, rep.user, "Users", "User"),
+         store.list_phone_numbers, rep.phone_number, "Phone Numbers", "Phone Number", "PhoneNumber"),
+        ("/api/v2/groups", "group", "groups", store.list_groups, rep.group, "Groups", "Group",
+         "Group"),
+        ("/api/v2/users", "user", "users", store.list_users, rep.user, "Users", "User", "User"),
         ("/api/v2/group_memberships", "group_membership", "group_memberships",
-         store.list_memberships, rep.membership, "Memberships", "Membership"),
+         store.list_memberships, rep.membership, "Memberships", "Membership", "GroupMembership"),
     )  # fmt: skip
-    for path, one, many, load, show, plural, singular in kinds:
-        listing(path, many, load, show, f"List {plural}")
-        showing(path, one, load, show, f"Show {singular}")
+    for path, one, many, load, show, plural, singular, schema in kinds:
+        listing(path, many, load, show, f"List {plural}", f"{schema}sResponse")
+        showing(path, one, load, show, f"Show {singular}", f"{schema}Response")
     return r
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 ROLES: Final = ("admin", "agent", "end-user")
+MAX_RECORD_ID: Final = 2**63 - 1  # record ids are signed 64-bit integers in every store
 
 
 class StoreError(Exception):

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 from talkstats.store.base import (
+    MAX_RECORD_ID,
     ROLES,
     Account,
     ApiToken,
@@ -133,8 +134,8 @@ _UNIQUENESS_ERRORS: Final = ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIM
 
 def _positive_id(value: int, what: str) -> int:
     """An explicit record id: a positive integer (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_RECORD_ID:
+        raise ValueError(f"{what} must be a positive integer up to {MAX_RECORD_ID}, got {value!r}")
     return value
 
 
@@ -336,8 +337,21 @@ class SQLiteStore(Store):
     def _new_id(conn: sqlite3.Connection, table: str, account_id: int, given: int | None) -> int:
         """The explicit id checked free, or max(id)+1 within the account."""
         if given is None:
-            sql = f"SELECT coalesce(max(id), 0) + 1 FROM {table} WHERE account_id = ?"
-            return int(conn.execute(sql, (account_id,)).fetchone()[0])
+            sql = f"SELECT coalesce(max(id), 0) FROM {table} WHERE account_id = ?"
+            largest = int(conn.execute(sql, (account_id,)).fetchone()[0])
+            if largest < MAX_RECORD_ID:
+                return largest + 1
+            # Someone chose the largest id there is: take the lowest free one instead.
+            sql = (
+                f"SELECT min(id) + 1 FROM {table} AS a WHERE account_id = ? AND id < ? "
+                f"AND NOT EXISTS (SELECT 1 FROM {table} AS b "
+                f"WHERE b.account_id = a.account_id AND b.id = a.id + 1)"
+            )
+            after = conn.execute(sql, (account_id, MAX_RECORD_ID)).fetchone()[0]
+            taken = conn.execute(
+                f"SELECT 1 FROM {table} WHERE account_id = ? AND id = 1", (account_id,)
+            ).fetchone()
+            return 1 if taken is None else int(after)
         what = {"users": "user", "agent_groups": "group", "phone_numbers": "phone number"}[table]
         _positive_id(given, f"{what} id")
         sql = f"SELECT 1 FROM {table} WHERE account_id = ? AND id = ?"

@@ -1,0 +1,551 @@
+"""The JSON Schemas of the OpenAPI document: every body the API reads or writes.
+
+Declared once as data and published under ``components/schemas``; operations refer to
+them by name (``ref("AccountOverviewResponse")``, see ``openapi.py``). Response
+schemas are closed (``additionalProperties: false``) so that the schemathesis suite
+(tests/api/test_openapi_conformance.py) notices a field the document does not name;
+request records stay open where the API ignores unknown fields, as Zendesk does.
+The event schemas are generated from ``domain.events.SPECS`` (``domain/eventschema.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..domain.events import AGENT_STATES, VIAS
+from ..domain.eventschema import event_schemas
+from ..store.base import MAX_RECORD_ID, ROLES
+from . import bodies
+
+Schema = dict[str, Any]
+
+REF_PREFIX = "#/components/schemas/"
+MAX_ID = MAX_RECORD_ID
+MAX_QUERY_INT = 10**18 - 1  # query integers have at most 18 digits (params.py)
+PROFESSIONAL = "Professional plan and above: absent for an account on the team plan."
+MAX_PASSWORD = 1024
+
+
+def ref(name: str) -> Schema:
+    """A reference to the component schema ``name``."""
+    return {"$ref": REF_PREFIX + name}
+
+
+def _closed(
+    properties: Mapping[str, Schema],
+    *,
+    optional: Iterable[str] = (),
+    description: str | None = None,
+) -> Schema:
+    """An object whose properties are exactly these; all required except ``optional``."""
+    skip = set(optional)
+    out: Schema = {
+        "type": "object",
+        "properties": dict(properties),
+        "required": [name for name in properties if name not in skip],
+        "additionalProperties": False,
+    }
+    if description:
+        out["description"] = description
+    return out
+
+
+def _seconds(text: str) -> Schema:
+    return {"type": "integer", "minimum": 0, "description": f"{text} (whole seconds)."}
+
+
+def _count(text: str) -> Schema:
+    return {"type": "integer", "minimum": 0, "description": f"{text}."}
+
+
+def _professional(fields: Mapping[str, Schema]) -> dict[str, Schema]:
+    """The same fields, marked as shown only on the professional and enterprise plans."""
+    return {
+        name: {
+            **schema,
+            "description": f"{schema['description']} {PROFESSIONAL}",
+            "x-plans": ["professional", "enterprise"],
+        }
+        for name, schema in fields.items()
+    }
+
+
+def _with_plans(base: Mapping[str, Schema], professional: Mapping[str, Schema]) -> Schema:
+    """The base fields always present, the professional ones optional, keys sorted."""
+    merged = {**base, **_professional(professional)}
+    return _closed(dict(sorted(merged.items())), optional=professional)
+
+
+def _nullable(schema: Schema) -> Schema:
+    out = dict(schema)
+    kind = out["type"]
+    out["type"] = [kind, "null"] if isinstance(kind, str) else [*kind, "null"]
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    return out
+
+
+_ID: Schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_URL = {"type": "string", "format": "uri"}
+_AGENT_STATE = {
+    "type": "string",
+    "enum": sorted(AGENT_STATES),
+    "description": "The agent's Talk status.",
+}
+_CALL_STATUS = {
+    "type": ["string", "null"],
+    "enum": ["on_call", "wrap_up", None],
+    "description": "on_call during a call, wrap_up after it, null otherwise.",
+}
+_VIA = {
+    "type": ["string", "null"],
+    "enum": [*VIAS, None],
+    "description": "Where the agent takes calls (browser client or phone), if known.",
+}
+
+# --- statistics ------------------------------------------------------------------------
+
+_OVERVIEW_BASE: dict[str, Schema] = {
+    "average_call_duration": _seconds("Mean duration of the calls that ended"),
+    "average_queue_wait_time": _seconds("Mean time callers waited in the queue"),
+    "average_wrap_up_time": _seconds("Mean wrap-up time after a call"),
+    "max_calls_waiting": _count(
+        "Most calls waiting at the same time (on the line or for a callback)"
+    ),
+    "max_queue_wait_time": _seconds("Longest time a caller waited in the queue"),
+    "total_call_duration": _seconds("Summed duration of the calls that ended"),
+    "total_calls": _count("Calls started, inbound and outbound"),
+    "total_voicemails": _count("Calls that went to voicemail, for any reason"),
+    "total_wrap_up_time": _seconds("Summed wrap-up time"),
+}
+_OVERVIEW_PROFESSIONAL: dict[str, Schema] = {
+    "average_callback_wait_time": _seconds("Mean wait of the callback requests an agent answered"),
+    "average_hold_time": _seconds("Mean hold time per answered call"),
+    "average_time_to_answer": _seconds(
+        "Mean time from the system answering a queued call to an agent taking it"
+    ),
+    "total_callback_calls": _count("Callback requests, whether they succeeded or not"),
+    "total_calls_abandoned_in_queue": _count(
+        "Calls whose caller hung up while waiting in the queue"
+    ),
+    "total_calls_outside_business_hours": _count("Calls that arrived outside business hours"),
+    "total_calls_with_exceeded_queue_wait_time": _count(
+        "Calls sent to voicemail after waiting too long"
+    ),
+    "total_calls_with_requested_voicemail": _count("Calls whose caller asked for voicemail"),
+    "total_embeddable_callback_calls": _count("Callback requests made through the Web Widget"),
+    "total_hold_time": _seconds("Summed hold time"),
+    "total_inbound_calls": _count("Inbound calls"),
+    "total_outbound_calls": _count("Outbound calls"),
+    "total_textback_requests": _count("Text-back messages the IVR sent"),
+}
+
+_ACTIVITY_BASE: dict[str, Schema] = {
+    "agent_id": {**_ID, "description": "The agent's user id."},
+    "agent_state": {
+        **_AGENT_STATE,
+        "description": "The agent's Talk status (at the end of a past day).",
+    },
+    "available_time": _seconds(
+        "Time online and free to take a call (not on a call, not in wrap-up)"
+    ),
+    "avatar_url": {"type": ["string", "null"], "description": "The agent's picture, if any."},
+    "away_time": _seconds("Time in the away status"),
+    "call_status": _CALL_STATUS,
+    "calls_accepted": _count("Calls the agent answered"),
+    "calls_denied": _count("Offered calls the agent declined"),
+    "calls_missed": _count("Offered calls the agent let ring out"),
+    "forwarding_number": {
+        "type": ["string", "null"],
+        "description": "The number calls are forwarded to, if set.",
+    },
+    "name": {"type": "string", "description": "The agent's name."},
+    "online_time": _seconds("Time in any online status (online, away, transfers only)"),
+    "total_call_duration": _seconds("Time on calls"),
+    "total_talk_time": _seconds("Time on calls, less hold time"),
+    "total_wrap_up_time": _seconds("Time in wrap-up"),
+    "transfers_only_time": _seconds("Time in the transfers-only status"),
+    "via": _VIA,
+}
+_ACTIVITY_PROFESSIONAL: dict[str, Schema] = {
+    "accepted_third_party_conferences": _count("Conference invitations the agent accepted"),
+    "accepted_transfers": _count("Transfers the agent accepted"),
+    "average_hold_time": _seconds("Mean hold time per call leg of the agent"),
+    "average_talk_time": _seconds("Mean talk time per call leg of the agent"),
+    "average_wrap_up_time": _seconds("Mean wrap-up time"),
+    "calls_put_on_hold": _count("Calls the agent put on hold"),
+    "started_third_party_conferences": _count("Conferences the agent started"),
+    "started_transfers": _count("Transfers the agent started"),
+    "total_hold_time": _seconds("Time the agent's callers spent on hold"),
+}
+
+_AGENTS_OVERVIEW_BASE: dict[str, Schema] = {
+    "average_wrap_up_time": _seconds("Mean wrap-up time"),
+    "total_calls_accepted": _count("Calls agents answered"),
+    "total_calls_denied": _count("Offers agents declined"),
+    "total_calls_missed": _count("Offers agents let ring out"),
+    "total_talk_time": _seconds("Time on calls, less hold time"),
+    "total_wrap_up_time": _seconds("Time in wrap-up"),
+}
+_AGENTS_OVERVIEW_PROFESSIONAL: dict[str, Schema] = {
+    "average_accepted_transfers": _count("Transfers accepted per active agent"),
+    "average_available_time": _seconds("Available time per active agent"),
+    "average_away_time": _seconds("Away time per active agent"),
+    "average_calls_accepted": _count("Calls answered per active agent"),
+    "average_calls_denied": _count("Offers declined per active agent"),
+    "average_calls_missed": _count("Offers missed per active agent"),
+    "average_calls_put_on_hold": _count("Calls put on hold per active agent"),
+    "average_hold_time": _seconds("Mean hold time per call leg"),
+    "average_online_time": _seconds("Online time per active agent"),
+    "average_started_transfers": _count("Transfers started per active agent"),
+    "average_talk_time": _seconds("Mean talk time per call leg"),
+    "average_transfers_only_time": _seconds("Transfers-only time per active agent"),
+    "total_accepted_transfers": _count("Transfers agents accepted"),
+    "total_calls_put_on_hold": _count("Calls agents put on hold"),
+    "total_hold_time": _seconds("Summed hold time"),
+    "total_started_transfers": _count("Transfers agents started"),
+}
+
+_QUEUE: dict[str, Schema] = {
+    "agents_online": _count("Agents in an online status now (on a call or in wrap-up included)"),
+    "average_wait_time": _seconds("Mean wait so far of the callers waiting now"),
+    "callbacks_waiting": _count("Callback requests waiting now"),
+    "calls_waiting": _count("Callers waiting on the line now"),
+    "embeddable_callbacks_waiting": _count("Web Widget callback requests waiting now"),
+    "longest_wait_time": _seconds("Wait so far of the caller waiting longest"),
+}
+
+_SERVICE_LEVEL: dict[str, Schema] = {
+    "threshold": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 86_400,
+        "description": "The threshold asked for (seconds).",
+    },
+    "answered_within": _count("Calls answered by an agent within the threshold"),
+    "offered": _count("Calls whose queue wait finished (answered or not)"),
+    "percent": {
+        "type": ["number", "null"],
+        "minimum": 0,
+        "maximum": 100,
+        "description": "answered_within / offered in percent, one decimal; null when offered is 0.",
+    },
+}
+
+_AVAILABILITY: dict[str, Schema] = {
+    "agent_state": _AGENT_STATE,
+    "call_status": _CALL_STATUS,
+    "via": _VIA,
+}
+
+
+def _page(key: str, item: Schema, what: str) -> Schema:
+    """Zendesk's offset-paginated list: the rows, the total and the neighbouring pages."""
+    link = {"type": ["string", "null"], "format": "uri"}
+    return _closed(
+        {
+            key: {"type": "array", "items": item, "description": what},
+            "count": _count("Rows in all pages together"),
+            "next_page": {**link, "description": "URL of the next page; null on the last."},
+            "previous_page": {
+                **link,
+                "description": "URL of the previous page; null on the first.",
+            },
+        }
+    )
+
+
+# --- records ---------------------------------------------------------------------------
+
+_USER = _closed(
+    {
+        "id": _ID,
+        "url": _URL,
+        "name": {"type": "string"},
+        "email": {"type": "string"},
+        "role": {"type": "string", "enum": list(ROLES)},
+        "avatar_url": {"type": ["string", "null"]},
+        "active": {"type": "boolean"},
+    }
+)
+_GROUP = _closed({"id": _ID, "url": _URL, "name": {"type": "string"}})
+_MEMBERSHIP = _closed({"id": _ID, "url": _URL, "user_id": _ID, "group_id": _ID})
+_PHONE_NUMBER = _closed(
+    {
+        "id": _ID,
+        "url": _URL,
+        "number": {"type": "string"},
+        "display_number": {"type": "string", "description": "The number as it was created."},
+        "name": {"type": "string", "description": "The nickname, else the number."},
+        "nickname": {"type": ["string", "null"]},
+        "voice_enabled": {"type": "boolean"},
+    }
+)
+_API_TOKEN = _closed(
+    {
+        "id": _ID,
+        "token": {"type": "string", "description": "The secret: shown in this response only."},
+        "description": {"type": "string"},
+        "user_id": {**_ID, "description": "The admin who created it (the token acts as them)."},
+        "active": {"type": "boolean"},
+    }
+)
+
+
+def _wrapped(key: str, inner: Schema) -> Schema:
+    return _closed({key: inner})
+
+
+# --- request bodies --------------------------------------------------------------------
+
+_TEXT: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": bodies.MAX_TEXT,
+    "pattern": f"[^{bodies.SPACE_CLASS}]",
+    "description": "Not blank; surrounding spaces are dropped.",
+}
+_NEW_ID: Schema = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID}
+
+
+def _record_body(key: str, fields: Mapping[str, Schema], required: Iterable[str]) -> Schema:
+    """``{key: {...}}``: the create bodies. Unknown fields are ignored, so allowed."""
+    inner = {"type": "object", "properties": dict(fields), "required": list(required)}
+    return {"type": "object", "properties": {key: inner}, "required": [key]}
+
+
+_S = bodies.SPACE_CLASS
+_EMAIL = {
+    "type": "string",
+    "maxLength": bodies.MAX_TEXT,
+    "pattern": f"^[{_S}]*[^@{_S}]+@[^{_S}]*\\.[^{_S}]*[{_S}]*$",
+    "description": "Unique within the account (case-insensitive).",
+}
+
+REQUEST_BODIES: dict[str, Schema] = {
+    "UserCreate": _record_body(
+        "user",
+        {
+            "name": _TEXT,
+            "email": _EMAIL,
+            "role": {
+                "type": ["string", "null"],
+                "enum": [*ROLES, None],
+                "description": "Default end-user.",
+            },
+            "id": {
+                **_NEW_ID,
+                "description": "Choose the id (to mirror Zendesk's); default: the next free one.",
+            },
+            "password": {
+                "type": ["string", "null"],
+                "minLength": 1,
+                "maxLength": MAX_PASSWORD,
+                "description": "Optional: a user without one signs in with API tokens only.",
+            },
+            "avatar_url": {"type": ["string", "null"]},
+        },
+        ["name", "email"],
+    ),
+    "GroupCreate": _record_body("group", {"name": _TEXT, "id": _NEW_ID}, ["name"]),
+    "GroupMembershipCreate": _record_body(
+        "group_membership",
+        {"user_id": {**_ID, "description": "An agent or admin."}, "group_id": _ID},
+        ["user_id", "group_id"],
+    ),
+    "PhoneNumberCreate": _record_body(
+        "phone_number",
+        {
+            "number": _TEXT,
+            "name": {**_nullable(_TEXT), "description": "The nickname."},
+            "id": _NEW_ID,
+        },
+        ["number"],
+    ),
+    "ApiTokenCreate": {
+        "description": "Optional: no body and {} also create a token.",
+        "oneOf": [
+            {"type": "object", "maxProperties": 0},
+            _record_body("api_token", {"description": _nullable(_TEXT)}, []),
+        ],
+    },
+    "AvailabilityUpdate": _record_body(
+        "availability",
+        {
+            "agent_state": {**_AGENT_STATE, "description": "The new Talk status."},
+            "via": {**_VIA, "description": "Optional: where the agent takes calls."},
+        },
+        ["agent_state"],
+    ),
+}
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def _error(codes: Iterable[str], *, description: bool = True, details: bool = False) -> Schema:
+    properties: dict[str, Schema] = {
+        "error": {"type": "string", "enum": list(codes), "description": "What kind of failure."}
+    }
+    if description:
+        properties["description"] = {
+            "type": "string",
+            "description": "What went wrong, for a person.",
+        }
+    if details:
+        problem = _closed(
+            {
+                "description": {"type": "string"},
+                "error": {"type": "string", "description": "InvalidValue, DuplicateValue, ..."},
+            }
+        )
+        properties["details"] = {
+            "type": "object",
+            "description": "The fields at fault, each with its problems.",
+            "additionalProperties": {"type": "array", "items": problem, "minItems": 1},
+        }
+    return _closed(properties)
+
+
+ERRORS: dict[str, Schema] = {
+    "BadRequestError": _error(("InvalidValue", "TooManyValues")),
+    "UnauthorizedError": _error(("Couldn't authenticate you",), description=False),
+    "ForbiddenError": _error(("Forbidden",)),
+    "NotFoundError": _error(("RecordNotFound",)),
+    "PayloadTooLargeError": _error(("PayloadTooLarge",)),
+    "RecordInvalidError": _error(("RecordInvalid",), details=True),
+    "TooManyRequestsError": _error(("TooManyRequests",)),
+    "ServiceUnavailableError": _error(("ServiceUnavailable",)),
+    "NotReadyError": _closed(
+        {
+            **_error(("ServiceUnavailable",))["properties"],
+            "status": {"type": "string", "enum": ["unavailable", "loading"]},
+            "accounts_loading": {
+                "type": "array",
+                "items": _closed(
+                    {
+                        "account": {"type": "string", "description": "The account's subdomain."},
+                        "state": {"type": "string", "enum": ["loading", "queued"]},
+                        "events_left": {
+                            "type": ["integer", "null"],
+                            "minimum": 0,
+                            "description": "Events still to replay, when known.",
+                        },
+                    }
+                ),
+            },
+            "events_left": {"type": ["integer", "null"], "minimum": 0},
+        },
+        optional=("accounts_loading", "events_left"),
+    ),
+}
+
+
+# --- events ----------------------------------------------------------------------------
+
+
+def event_component_name(kind: str) -> str:
+    """``call.wrap_up_ended`` -> ``CallWrapUpEndedEvent``."""
+    words = kind.replace(".", "_").split("_")
+    return "".join(word.capitalize() for word in words) + "Event"
+
+
+def _events(max_batch_events: int) -> dict[str, Schema]:
+    out: dict[str, Schema] = {}
+    mapping: dict[str, str] = {}
+    for kind, schema in event_schemas().items():
+        name = event_component_name(kind)
+        out[name] = schema
+        mapping[kind] = REF_PREFIX + name
+    out["Event"] = {
+        "description": "One event; `type` says which (docs/events.md). Unknown fields are rejected.",
+        "oneOf": [{"$ref": target} for target in mapping.values()],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
+    }
+    out["EventBatch"] = {
+        "type": "object",
+        "properties": {
+            "events": {
+                "type": "array",
+                "items": ref("Event"),
+                "minItems": 1,
+                "maxItems": max_batch_events,
+            }
+        },
+        "required": ["events"],
+    }
+    result = _closed(
+        {
+            "index": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Position in the request (NDJSON: non-blank lines from 0).",
+            },
+            "id": {
+                "type": ["string", "null"],
+                "description": "The event's id, when it had a readable one.",
+            },
+            "status": {"type": "string", "enum": ["accepted", "duplicate", "rejected"]},
+            "error": {"type": ["string", "null"], "description": "Why it was rejected."},
+            "field": {"type": ["string", "null"], "description": "The field at fault, if one is."},
+        },
+        optional=("error", "field"),
+    )
+    out["IngestionResponse"] = _closed(
+        {
+            "results": {
+                "type": "array",
+                "items": result,
+                "description": "One per event, in order.",
+            },
+            "accepted": _count("Events stored and counted"),
+            "duplicates": _count("Events whose id was already stored (nothing changed)"),
+            "rejected": _count("Events refused (nothing of them stored)"),
+        }
+    )
+    return out
+
+
+# --- the whole set ---------------------------------------------------------------------
+
+
+def components(*, max_batch_events: int) -> dict[str, Schema]:
+    """Every named schema of the document."""
+    responses: dict[str, Schema] = {
+        "AccountOverviewResponse": _wrapped(
+            "account_overview", _with_plans(_OVERVIEW_BASE, _OVERVIEW_PROFESSIONAL)
+        ),
+        "AgentActivity": _with_plans(_ACTIVITY_BASE, _ACTIVITY_PROFESSIONAL),
+        "AgentsActivityResponse": _page(
+            "agents_activity", ref("AgentActivity"), "One row per agent, in id order."
+        ),
+        "AgentsOverviewResponse": _wrapped(
+            "agents_overview", _with_plans(_AGENTS_OVERVIEW_BASE, _AGENTS_OVERVIEW_PROFESSIONAL)
+        ),
+        "CurrentQueueActivityResponse": _wrapped("current_queue_activity", _closed(_QUEUE)),
+        "ServiceLevelResponse": _wrapped("service_level", _closed(_SERVICE_LEVEL)),
+        "AvailabilityResponse": _wrapped("availability", _closed(_AVAILABILITY)),
+        "User": _USER,
+        "Group": _GROUP,
+        "GroupMembership": _MEMBERSHIP,
+        "PhoneNumber": _PHONE_NUMBER,
+        "ApiToken": _API_TOKEN,
+        "UsersResponse": _page("users", ref("User"), "The account's users, in id order."),
+        "GroupsResponse": _page("groups", ref("Group"), "The account's groups, in id order."),
+        "GroupMembershipsResponse": _page(
+            "group_memberships", ref("GroupMembership"), "The account's memberships, in id order."
+        ),
+        "PhoneNumbersResponse": _page(
+            "phone_numbers", ref("PhoneNumber"), "The account's numbers, in id order."
+        ),
+        "UserResponse": _wrapped("user", ref("User")),
+        "GroupResponse": _wrapped("group", ref("Group")),
+        "GroupMembershipResponse": _wrapped("group_membership", ref("GroupMembership")),
+        "PhoneNumberResponse": _wrapped("phone_number", ref("PhoneNumber")),
+        "ApiTokenResponse": _wrapped("api_token", ref("ApiToken")),
+        "PingResponse": _closed({"ping": {"type": "string", "const": "pong"}}),
+        "HealthResponse": _closed({"status": {"type": "string", "const": "ok"}}),
+        "ReadinessResponse": _closed({"status": {"type": "string", "const": "ready"}}),
+    }
+    return {**responses, **REQUEST_BODIES, **ERRORS, **_events(max_batch_events)}

@@ -1,12 +1,18 @@
-"""Shared by every test: slow tests say what they do as they start.
+"""Shared by every test: slow tests say what they do as they start, and the slowest
+only run when asked for.
 
 A test marked ``announce`` (or ``e2e``: it starts real processes) starts a line on the
 terminal before it runs: its id and the first line of its docstring (else of its
 module's), then its outcome; so a run that pauses on it shows what it is doing.
+
+``@pytest.mark.slow`` tests (long Hypothesis runs, long schemathesis runs) only run
+when asked for, with ``-m slow`` (or any ``-m`` expression naming slow) or
+``TALKSTATS_SLOW=1``.
 """
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 
 import pytest
@@ -34,3 +40,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     with suspended:
         reporter.ensure_newline()
         reporter.write(f"{item.nodeid}: {_what(item)} ")  # its outcome follows on the line
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "slow" in (config.getoption("markexpr") or "") or os.environ.get("TALKSTATS_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or TALKSTATS_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -1,7 +1,8 @@
 """Schemathesis against the in-process app: every operation, authenticated, all checks.
 
-The examples, coverage and fuzzing phases run for every operation of /openapi.json,
-in positive and negative modes, as the acme admin (Basic, or Bearer with an API token:
+The examples, coverage, fuzzing and stateful phases run for every operation of
+/openapi.json, in positive and negative modes (30 examples an operation by default; the
+slow variant runs 150 with other seeds), as the acme admin (Basic, or Bearer with an API token:
 schemathesis picks among the operation's security alternatives). Rate limits are
 lifted (the checks send thousands of requests; 429 is covered in test_openapi.py).
 Three expectations are told to schemathesis rather than left to its defaults, each
@@ -14,34 +15,29 @@ because the API answers that way on purpose (docs/api.md):
   that does not exist; ``state_conflicts_only`` below checks that such a 422 names
   nothing but those, so a shape the document allows is never refused;
 - a ``date`` after the account's today is refused (400): JSON Schema cannot say
-  "not after today", so generated future dates are moved back into the past.
+  "not after today", so a generated future date is replaced by today.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis.config import SchemathesisConfig
-from schemathesis.config._checks import (
-    NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES,
-    POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES,
-)
+from schemathesis.config import ChecksConfig, SchemathesisConfig
 from schemathesis.engine import Status, events
 
 from talkstats.api.app import create_app
+from talkstats.service import Talkstats
 
 from .conftest import ADMIN, DAY, build
 
-MAX_EXAMPLES = int(os.environ.get("OA_MAX", "30"))
 TODAY = date.fromisoformat(DAY)
 # The 422 descriptions that depend on stored records rather than on the request.
 STATE = re.compile(r"already|not found|is not an agent")
@@ -51,11 +47,12 @@ CREATES = (
     "/api/v2/group_memberships",
     "/api/v2/channels/voice/phone_numbers",
 )
+_DEFAULTS = ChecksConfig()
 
 
 @schemathesis.check
 def state_conflicts_only(ctx: Any, response: Any, case: Any) -> bool | None:
-    """A well-formed record refused with 422 only for what the store holds."""
+    """A well-formed record is refused with 422 only for what the store already holds."""
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive or response.status_code != 422:
         return None
@@ -73,40 +70,31 @@ def _ndjson(ctx: Any, value: Any) -> bytes:
     return "\n".join(json.dumps(item) for item in items).encode()
 
 
-def _config(token: str) -> SchemathesisConfig:
+def _config(token: str, *, seed: int, max_examples: int) -> SchemathesisConfig:
+    negative = _DEFAULTS.negative_data_rejection.expected_statuses
+    positive = _DEFAULTS.positive_data_acceptance.expected_statuses
     return SchemathesisConfig.from_dict(
         {
-            "seed": int(os.environ.get("OA_SEED", "1")),
+            "seed": seed,
             "auth": {
                 "openapi": {
                     "basicAuth": {"username": ADMIN[0], "password": ADMIN[1]},
                     "bearerAuth": {"bearer": token},
                 }
             },
-            "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
+            "generation": {"max-examples": max_examples, "mode": "all"},
             "checks": {"enabled": True},
             "operations": [
                 {
                     "include-path": "/api/v2/channels/voice/events",
                     "checks": {
-                        "negative_data_rejection": {
-                            "expected-statuses": [
-                                "200",
-                                "413",
-                                *NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES,
-                            ]
-                        }
+                        "negative_data_rejection": {"expected-statuses": ["200", "413", *negative]}
                     },
                 },
                 {
                     "include-path": list(CREATES),
                     "checks": {
-                        "positive_data_acceptance": {
-                            "expected-statuses": [
-                                "422",
-                                *POSITIVE_DATA_ACCEPTANCE_EXPECTED_STATUSES,
-                            ]
-                        }
+                        "positive_data_acceptance": {"expected-statuses": ["422", *positive]}
                     },
                 },
             ],
@@ -114,35 +102,55 @@ def _config(token: str) -> SchemathesisConfig:
     )
 
 
-@pytest.fixture(scope="module")
-def openapi_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    tmp = tmp_path_factory.mktemp("conformance")
-    service, clock, acme, _ = build(
-        tmp, {"default_account": "acme", "rate_limit_talk": 0, "rate_limit_queue_activity": 0}
-    )
-    _, token = service.create_api_token(acme, user_id=1, description="schemathesis")
-    app = create_app(service)
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=_config(token))
-
-    @schema.hook
-    def map_query(context: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
-        if query and isinstance(query.get("date"), str):
-            try:
-                day = date.fromisoformat(query["date"])
-            except ValueError:
-                return query
-            if day > TODAY:
-                query["date"] = day.replace(year=TODAY.year - 1).isoformat()
-        return query
-
-    yield schema
-    service.close()
+def _no_future_dates(context: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
+    if query and isinstance(query.get("date"), str):
+        try:
+            day = date.fromisoformat(query["date"])
+        except ValueError:
+            return query
+        if day > TODAY:
+            query["date"] = TODAY.isoformat()
+    return query
 
 
-def test_every_operation_conforms(openapi_schema: Any) -> None:
+Schema = Callable[[int, int], Any]
+
+
+@pytest.fixture
+def openapi_schema(tmp_path: Path) -> Iterator[Schema]:
+    """``make(seed, max_examples)``: the document of a fresh app, set up for schemathesis."""
+    services: list[Talkstats] = []
+
+    def make(seed: int, max_examples: int) -> Any:
+        settings = {"default_account": "acme", "rate_limit_talk": 0, "rate_limit_queue_activity": 0}
+        service, _, acme, _ = build(tmp_path, settings)
+        services.append(service)
+        _, token = service.create_api_token(acme, user_id=1, description="schemathesis")
+        config = _config(token, seed=seed, max_examples=max_examples)
+        schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(service), config=config)
+        schema.hook("map_query")(_no_future_dates)
+        return schema
+
+    yield make
+    for service in services:
+        service.close()
+
+
+def test_every_operation_conforms(openapi_schema: Schema) -> None:
+    _run(openapi_schema(1, 30))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_every_operation_conforms_longer(openapi_schema: Schema, seed: int) -> None:
+    _run(openapi_schema(seed, 150))
+
+
+def _run(schema: Any) -> None:
+    """Run every phase on every operation; fail with every problem found, each with a curl."""
     problems: list[str] = []
     statuses: dict[str, Counter[int]] = defaultdict(Counter)
-    for event in schemathesis.engine.from_schema(openapi_schema).execute():
+    for event in schemathesis.engine.from_schema(schema).execute():
         if isinstance(event, events.FatalError):
             raise event.exception
         if isinstance(event, events.NonFatalError):
@@ -152,8 +160,8 @@ def test_every_operation_conforms(openapi_schema: Any) -> None:
         for interaction in event.recorder.interactions.values():
             if interaction.response is not None:
                 request = interaction.request
-                path = request.uri.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
-                statuses[f"{request.method} /{path}"][interaction.response.status_code] += 1
+                path = "/" + request.uri.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+                statuses[f"{request.method} {path}"][interaction.response.status_code] += 1
         for checks in event.recorder.checks.values():
             for check in checks:
                 if check.status == Status.FAILURE and check.failure_info is not None:
@@ -162,29 +170,17 @@ def test_every_operation_conforms(openapi_schema: Any) -> None:
                         f"{event.label} [{event.phase}] {check.name}: {failure.title}\n"
                         f"{failure.message}\n{check.failure_info.code_sample}"
                     )
-    import os
-
-    if os.environ.get("OA_STATS"):
-        Path("/tmp/oa_stats.txt").write_text(
-            "\n".join(f"{k}: {dict(v)}" for k, v in sorted(statuses.items()))
-        )
     assert not problems, f"{len(problems)} problems:\n\n" + "\n\n".join(sorted(set(problems)))
-    # Every operation was called, and answered with success at least once: the
-    # credentials work and the generated data reaches the handlers.
-    for op in openapi_schema.get_all_operations():
-        operation = op.ok()
-        concrete = [
+    # Every operation was called and succeeded at least once: the credentials work and
+    # generated data reaches the handlers.
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(operation.path))
+        method = operation.method.upper()
+        seen = [
             counts
             for label, counts in statuses.items()
-            if _matches(operation.method.upper(), operation.path, label)
+            if label.startswith(f"{method} ") and re.fullmatch(pattern, label.split(" ", 1)[1])
         ]
-        assert concrete, f"{operation.label} was never called"
-        assert any(status < 300 for counts in concrete for status in counts), (
-            f"{operation.label} never succeeded: {concrete}"
-        )
-
-
-def _matches(method: str, template: str, label: str) -> bool:
-    sent_method, _, path = label.partition(" ")
-    pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
-    return sent_method == method and re.fullmatch(pattern, path) is not None
+        assert seen, f"{operation.label} was never called"
+        assert any(status < 300 for counts in seen for status in counts), (operation.label, seen)

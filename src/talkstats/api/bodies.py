@@ -13,16 +13,9 @@ from starlette.requests import Request
 
 from ..store.base import MAX_RECORD_ID
 from .errors import InvalidValue, RecordInvalid
+from .text import SPACE, is_blank, strip
 
 MAX_TEXT = 255
-# What counts as blank around a text field: the characters JSON Schema's regular
-# expressions call whitespace (\s of ECMA-262), so that the patterns of the OpenAPI
-# document (``SPACE_CLASS``) and these checks agree whatever the regex dialect.
-SPACE = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-SPACE_CLASS = r"\u0009-\u000d\u0020\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 
 
 async def read_json(request: Request, *, several_documents_hint: str = "") -> Any:
@@ -59,11 +52,11 @@ def text(
         if required:
             raise RecordInvalid(name, f"{name} is required")
         return default
-    if not isinstance(value, str) or not value.strip(SPACE):
+    if not isinstance(value, str) or is_blank(value):
         raise RecordInvalid(name, f"{name} must be a non-empty string")
     if len(value) > MAX_TEXT:
         raise RecordInvalid(name, f"{name} must be at most {MAX_TEXT} characters")
-    return value.strip(SPACE)
+    return strip(value)
 
 
 def required_text(obj: dict[str, Any], name: str) -> str:

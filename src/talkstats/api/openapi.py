@@ -28,6 +28,7 @@ from .errors import UNAVAILABLE_RETRY_AFTER
 from .params import MAX_IDS, MAX_PER_PAGE, MAX_THRESHOLD
 from .responses import MEDIA_TYPE
 from .schemas import MAX_ID, MAX_QUERY_INT, Schema, components, ref
+from .text import SPACE_CLASS
 
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
@@ -200,7 +201,11 @@ def _ids(what: str) -> Query:
 
 # A blank value (empty or spaces) is the same as leaving a parameter out, as Zendesk's
 # own code samples send `phone_number_ids=`; id lists say so as an empty array.
-_BLANK: Schema = {"type": "string", "pattern": r"^\s*$", "description": "Blank: the default."}
+_BLANK: Schema = {
+    "type": "string",
+    "pattern": f"^[{SPACE_CLASS}]*$",
+    "description": "Blank: the default.",
+}
 
 
 def _or_blank(schema: Schema) -> Schema:

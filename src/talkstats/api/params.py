@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlencode
 from starlette.requests import Request
 
 from .errors import InvalidValue, TooManyValues
+from .text import is_blank, strip
 
 T = TypeVar("T")
 
@@ -34,12 +35,12 @@ def id_list(name: str, raw: str | None) -> list[int] | None:
     """``1,2,3`` or ``[1,2,3]`` (also double url-encoded) -> ids; empty -> None (no filter)."""
     if raw is None:
         return None
-    text = raw.strip()
+    text = strip(raw)
     if "%" in text:  # a client that encoded an already encoded value (axios sample)
-        text = unquote(text).strip()
+        text = strip(unquote(text))
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    items = [item.strip().strip('"').strip() for item in text.split(",")]
+    items = [strip(strip(item).strip('"')) for item in text.split(",")]
     items = [item for item in items if item]
     if not items:
         return None
@@ -54,9 +55,9 @@ def id_list(name: str, raw: str | None) -> list[int] | None:
 
 
 def positive_int(name: str, raw: str | None, default: int) -> int:
-    if raw is None or raw.strip() == "":
+    if raw is None or is_blank(raw):
         return default
-    text = raw.strip()
+    text = strip(raw)
     if not _INT.fullmatch(text) or int(text) == 0:
         raise InvalidValue(f"{name}: {raw!r} is not a positive integer")
     return int(text)
@@ -108,7 +109,7 @@ def paginated(
 
 def day(raw: str | None) -> date | None:
     """Extension ``date=YYYY-MM-DD``; whether it is in the future is the domain's check."""
-    if raw is None or raw.strip() == "":
+    if raw is None or is_blank(raw):
         return None
     if not _DAY.fullmatch(raw):
         raise InvalidValue(f"date: {raw!r} is not a date (YYYY-MM-DD)")
@@ -120,9 +121,9 @@ def day(raw: str | None) -> date | None:
 
 def threshold(raw: str | None, default: int = 20) -> int:
     """Service-level threshold in whole seconds, 0..86400."""
-    if raw is None or raw.strip() == "":
+    if raw is None or is_blank(raw):
         return default
-    text = raw.strip()
+    text = strip(raw)
     if not _INT.fullmatch(text) or int(text) > MAX_THRESHOLD:
         raise InvalidValue(f"threshold: {raw!r} is not a number of seconds (0-{MAX_THRESHOLD})")
     return int(text)

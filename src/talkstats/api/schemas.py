@@ -17,6 +17,7 @@ from ..domain.events import AGENT_STATES, VIAS
 from ..domain.eventschema import event_schemas
 from ..store.base import MAX_RECORD_ID, ROLES
 from . import bodies
+from .text import SPACE_CLASS
 
 Schema = dict[str, Any]
 
@@ -303,7 +304,7 @@ _TEXT: Schema = {
     "type": "string",
     "minLength": 1,
     "maxLength": bodies.MAX_TEXT,
-    "pattern": f"[^{bodies.SPACE_CLASS}]",
+    "pattern": f"[^{SPACE_CLASS}]",
     "description": "Not blank; surrounding spaces are dropped.",
 }
 _NEW_ID: Schema = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID}
@@ -315,7 +316,7 @@ def _record_body(key: str, fields: Mapping[str, Schema], required: Iterable[str]
     return {"type": "object", "properties": {key: inner}, "required": [key]}
 
 
-_S = bodies.SPACE_CLASS
+_S = SPACE_CLASS
 _EMAIL = {
     "type": "string",
     "maxLength": bodies.MAX_TEXT,

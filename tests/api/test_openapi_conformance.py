@@ -32,6 +32,7 @@ import pytest
 import schemathesis
 from schemathesis.config import ChecksConfig, SchemathesisConfig
 from schemathesis.engine import Status, events
+from schemathesis.python import asgi
 
 from talkstats.api.app import create_app
 from talkstats.service import Talkstats
@@ -132,6 +133,7 @@ def openapi_schema(tmp_path: Path) -> Iterator[Schema]:
         return schema
 
     yield make
+    asgi.shutdown_lifespans()  # schemathesis started the apps' lifespans (background upkeep)
     for service in services:
         service.close()
 

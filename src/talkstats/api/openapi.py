@@ -241,9 +241,13 @@ QUERY: dict[str, Query] = {
         ),
         Query(
             "date",
-            _or_blank({"type": "string", "format": "date"}),
+            # 1970 or later: no earlier day can hold an event (1969-12-31 can, west of UTC).
+            _or_blank(
+                {"type": "string", "format": "date", "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})-"}
+            ),
             "Extension: the statistics of a whole past local day of the account, YYYY-MM-DD "
-            "(default today). A day after today is a 400.",
+            "(default today). A day after today, or before 1970-01-01 (1969-12-31 is "
+            "accepted for an account west of UTC), is a 400.",
         ),
         Query(
             "threshold",

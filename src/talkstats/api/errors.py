@@ -219,12 +219,13 @@ def to_api_error(exc: Exception) -> ApiError | None:
 async def _handle(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException) and exc.status_code == 405:
         # The router's Allow names one route's methods; a path may have several routes.
-        if request.method == "OPTIONS":
-            return methods.options(request)
-        allow = {"Allow": methods.allow_header(request)}
-        return MethodNotAllowed(
-            "This method is not allowed on this path.", headers=allow
-        ).response()
+        # (No route at all: a mounted app's own 405, mapped below with its own Allow.)
+        allow = methods.allow_header(request)
+        if allow and request.method == "OPTIONS":
+            return methods.options(allow)
+        if allow:
+            message = "This method is not allowed on this path."
+            return MethodNotAllowed(message, headers={"Allow": allow}).response()
     mapped = to_api_error(exc)
     if mapped is None:  # not reachable for the registered types; kept for safety
         log.exception("unhandled error on %s %s", request.method, request.url.path)

@@ -330,6 +330,8 @@ def operation(
     if body is not None:
         extra["requestBody"] = body.request_body()
     extra["security"] = _SECURITY if access != "public" else []
+    if access != "public":  # Zendesk's "Allowed for": the roles the 403 leaves in
+        extra["x-allowed-for"] = ["agent", "admin"] if access == "agent" else ["admin"]
     return {"responses": responses, "openapi_extra": extra}
 
 

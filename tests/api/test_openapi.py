@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -66,6 +67,12 @@ def _assert_valid(doc: dict[str, Any], component: str, body: Any) -> None:
 
 
 # --------------------------------------------------------------------------- completeness
+
+
+def test_the_document_is_valid_openapi_3_1(env: Env) -> None:
+    doc = _doc(env)
+    assert doc["openapi"].startswith("3.1.")
+    validate(doc)  # raises, naming the place, on any violation of the specification
 
 
 def test_every_route_is_in_the_document(env: Env) -> None:

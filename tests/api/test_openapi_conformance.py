@@ -138,13 +138,17 @@ def openapi_schema(tmp_path: Path) -> Iterator[Schema]:
         service.close()
 
 
+@pytest.mark.announce
 def test_every_operation_conforms(openapi_schema: Schema) -> None:
+    """schemathesis: every operation, every phase and check, 30 examples each (a minute or two)"""
     _run(openapi_schema(1, 30))
 
 
 @pytest.mark.slow
+@pytest.mark.announce
 @pytest.mark.parametrize("seed", [2, 3, 4])
 def test_every_operation_conforms_longer(openapi_schema: Schema, seed: int) -> None:
+    """schemathesis: every operation, every phase and check, 150 examples each (minutes)"""
     _run(openapi_schema(seed, 150))
 
 

@@ -1,0 +1,95 @@
+"""The PostgreSQL and Redis servers some suites need, found through the environment.
+
+`TALKSTATS_TEST_POSTGRES_URL` (a server URL whose user may create databases) and
+`TALKSTATS_TEST_REDIS_URL` name them. When a variable is set, its server must answer:
+CI (.ci/run) sets both, so there these suites fail rather than skip. When it is not
+set, the machine's default (PostgreSQL on 127.0.0.1:5432 as user postgres, Redis on
+127.0.0.1:6379) is tried, and the suites skip with a message naming the variable if
+nothing answers.
+
+Each PostgreSQL test gets a database of its own, uniquely named and dropped after the
+test: other people and processes use the same server.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+POSTGRES_VAR = "TALKSTATS_TEST_POSTGRES_URL"
+POSTGRES_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_VAR = "TALKSTATS_TEST_REDIS_URL"
+REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
+DATABASE_PREFIX = "talkstats_test_"
+# Read once, at import: some suites clear TALKSTATS_* variables for each test.
+_CONFIGURED = {POSTGRES_VAR: os.environ.get(POSTGRES_VAR), REDIS_VAR: os.environ.get(REDIS_VAR)}
+
+
+def postgres_server() -> str:
+    """The server URL to create test databases on; skips (or fails, on CI) otherwise."""
+    configured = _CONFIGURED[POSTGRES_VAR]
+    url = configured or POSTGRES_DEFAULT
+    try:
+        import psycopg
+    except ImportError:
+        _unavailable(configured, f"psycopg is not installed (pip install -e '.[test]'); {url}")
+    try:
+        with psycopg.connect(url, connect_timeout=3, autocommit=True):
+            pass
+    except psycopg.Error as exc:
+        _unavailable(configured, f"no PostgreSQL at {_redact(url)}: {' '.join(str(exc).split())}")
+    return url
+
+
+def redis_server() -> str:
+    """The Redis URL for the Redis suites; skips (or fails, on CI) when none answers."""
+    configured = _CONFIGURED[REDIS_VAR]
+    url = configured or REDIS_DEFAULT
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 3) as s:
+            s.sendall(b"PING\r\n")
+            answer = s.recv(64)
+    except OSError as exc:
+        _unavailable(configured, f"no Redis at {url}: {exc}")
+    if not answer.startswith((b"+PONG", b"-NOAUTH")):
+        _unavailable(configured, f"{url} did not answer PING like Redis: {answer!r}")
+    return url
+
+
+def _unavailable(configured: str | None, why: str) -> None:
+    variable = POSTGRES_VAR if "PostgreSQL" in why or "psycopg" in why else REDIS_VAR
+    if configured:
+        pytest.fail(f"{variable} is set but {why}")
+    pytest.skip(f"{why}; set {variable} to a server URL to run this suite")
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}"))
+
+
+@contextmanager
+def fresh_database(server: str) -> Iterator[str]:
+    """A new, empty, uniquely named database on the server; dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{DATABASE_PREFIX}{uuid.uuid4().hex[:20]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -18,6 +18,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -38,12 +39,18 @@ def postgres_server() -> str:
     try:
         import psycopg
     except ImportError:
-        _unavailable(configured, f"psycopg is not installed (pip install -e '.[test]'); {url}")
+        _unavailable(
+            POSTGRES_VAR, configured, f"psycopg is not installed (pip install -e '.[test]'); {url}"
+        )
     try:
         with psycopg.connect(url, connect_timeout=3, autocommit=True):
             pass
     except psycopg.Error as exc:
-        _unavailable(configured, f"no PostgreSQL at {_redact(url)}: {' '.join(str(exc).split())}")
+        _unavailable(
+            POSTGRES_VAR,
+            configured,
+            f"no PostgreSQL at {_redact(url)}: {' '.join(str(exc).split())}",
+        )
     return url
 
 
@@ -57,14 +64,13 @@ def redis_server() -> str:
             s.sendall(b"PING\r\n")
             answer = s.recv(64)
     except OSError as exc:
-        _unavailable(configured, f"no Redis at {url}: {exc}")
+        _unavailable(REDIS_VAR, configured, f"no Redis at {url}: {exc}")
     if not answer.startswith((b"+PONG", b"-NOAUTH")):
-        _unavailable(configured, f"{url} did not answer PING like Redis: {answer!r}")
+        _unavailable(REDIS_VAR, configured, f"{url} did not answer PING like Redis: {answer!r}")
     return url
 
 
-def _unavailable(configured: str | None, why: str) -> None:
-    variable = POSTGRES_VAR if "PostgreSQL" in why or "psycopg" in why else REDIS_VAR
+def _unavailable(variable: str, configured: str | None, why: str) -> NoReturn:
     if configured:
         pytest.fail(f"{variable} is set but {why}")
     pytest.skip(f"{why}; set {variable} to a server URL to run this suite")

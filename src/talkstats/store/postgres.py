@@ -509,8 +509,9 @@ class PostgresStore(Store):
         if not event_ids:
             return {}
         keys = [_id_bytes(i) for i in dict.fromkeys(event_ids)]
+        # %b: the ids travel as a binary bytea[] (the text form escapes every byte)
         rows = self._all(
-            "SELECT event_id, body FROM events WHERE account_id = %s AND event_id = ANY(%s)",
+            "SELECT event_id, body FROM events WHERE account_id = %s AND event_id = ANY(%b)",
             (account_id, keys),
         )
         return {_id_text(event_id): body for event_id, body in rows}

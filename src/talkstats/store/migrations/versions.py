@@ -149,9 +149,12 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "CREATE INDEX api_tokens_user ON api_tokens (account_id, user_id)",
             # (account_id, seq) is both the key and the order a follower reads in; seq
             # alone is unique too (one sequence), so no second index is kept for it.
+            # No foreign key to accounts: an append holds the account's row lock, which
+            # proves the account exists, and accounts are never deleted; the per-row
+            # check would halve the append rate (bench/RESULTS.md).
             """CREATE TABLE events (
                 seq bigint GENERATED ALWAYS AS IDENTITY,
-                account_id bigint NOT NULL REFERENCES accounts (id),
+                account_id bigint NOT NULL,
                 event_id bytea NOT NULL,
                 body text NOT NULL,
                 PRIMARY KEY (account_id, seq),

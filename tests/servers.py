@@ -7,8 +7,12 @@ set, the machine's default (PostgreSQL on 127.0.0.1:5432 as user postgres, Redis
 127.0.0.1:6379) is tried, and the suites skip with a message naming the variable if
 nothing answers.
 
-Each PostgreSQL test gets a database of its own, uniquely named and dropped after the
-test: other people and processes use the same server.
+Other people and processes use the same servers, so nothing here touches what it did
+not make: a test session creates one uniquely named database and drops it at the end,
+and each PostgreSQL test gets a uniquely named schema in it (its URL sets
+`search_path` to that schema alone), dropped after the test. A schema costs
+milliseconds where a database costs a second or more on a busy disk. Tests that need
+a whole database (server-level settings) use `fresh_database`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -81,6 +85,30 @@ def _redact(url: str) -> str:
     if parts.password is None:
         return url
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{parts.hostname}:{parts.port}"))
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = "&".join(filter(None, [parts.query, urlencode(params, quote_via=quote)]))
+    return urlunsplit(parts._replace(query=query))
+
+
+@contextmanager
+def fresh_schema(database_url: str) -> Iterator[str]:
+    """A new, empty, uniquely named schema; the URL's connections see only it."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{DATABASE_PREFIX}{uuid.uuid4().hex[:20]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("SET synchronous_commit = off")  # scaffolding: no fsync to wait for
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+    try:
+        yield _with_query(database_url, options=f"-csearch_path={name}")
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute("SET synchronous_commit = off")
+            admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 @contextmanager

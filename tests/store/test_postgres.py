@@ -9,13 +9,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from talkstats.store import StoreError, open_store
+from tests import servers
 
 from .contract import StoreContract, events, new_user
 
@@ -72,32 +74,38 @@ def test_a_malformed_url_is_reported() -> None:
         open_store("postgresql://127.0.0.1:notaport/x")
 
 
-def test_commits_are_durable_whatever_the_server_default(
-    postgres_url: str, postgres_server: str
-) -> None:
-    name = urlsplit(postgres_url).path.lstrip("/")
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-    store = PostgresStore(postgres_url)
+def test_commits_are_durable_whatever_the_session_default(postgres_url: str) -> None:
+    # The URL asks for sessions with synchronous_commit off (as a server or role
+    # default would); the store's connections turn it back on.
+    parts = urlsplit(postgres_url)
+    query = dict(parse_qsl(parts.query))
+    query["options"] = f"{query.get('options', '')} -csynchronous_commit=off".strip()
+    url = urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+    with psycopg.connect(url) as plain:
+        assert plain.execute("SHOW synchronous_commit").fetchone() == ("off",)
+    store = PostgresStore(url)
     try:
         with store._connection(write=False) as conn:
             assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+            schema = conn.execute("SELECT current_schema()").fetchone()
+            assert schema is not None and schema[0].startswith(servers.DATABASE_PREFIX)
     finally:
         store.close()
 
 
 def test_the_store_recovers_when_the_server_drops_its_connections(
-    store: PostgresStore, postgres_url: str, postgres_server: str
+    postgres_url: str, postgres_server: str
 ) -> None:
     """As after a PostgreSQL restart: calls fail with StoreError, then work again."""
+    tag = f"talkstats-test-{uuid.uuid4().hex[:12]}"
+    store = PostgresStore(f"{postgres_url}&application_name={tag}")
     acme = store.create_account("acme", "UTC", "team")
     store.append_events(acme.id, events("e1"))
-    name = urlsplit(postgres_url).path.lstrip("/")
     with psycopg.connect(postgres_server, autocommit=True) as admin:
         killed = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
+            " WHERE application_name = %s",
+            (tag,),
         ).fetchone()
     assert killed is not None and killed[0] >= 1
     failures = 0
@@ -112,6 +120,7 @@ def test_the_store_recovers_when_the_server_drops_its_connections(
     assert failures <= POOL_MAX
     assert store.log_head(acme.id) == head
     assert store.find_events(acme.id, ["e1"]) != {}
+    store.close()
 
 
 def test_one_store_is_shared_by_threads(store: PostgresStore) -> None:

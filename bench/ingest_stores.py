@@ -10,7 +10,7 @@ For each store, on a fresh database:
 - raw append: ``Store.append_events`` with the same rows in batches of 1,000, the
   store's own ceiling;
 - one-event appends: ``Store.append_events`` with a single event (what a PUT
-  availability or a one-event POST pays), median and p99 of 2,000;
+  availability or a one-event POST pays), median and p99 of 2,000 (``--singles``);
 - parallel appends: 4 threads, each with its own store handle and its own account,
   batches of 1,000. PostgreSQL commits them side by side; SQLite has one writer.
 
@@ -95,7 +95,7 @@ def service_on(url: str, clock_ns: int) -> Talkstats:
     return Talkstats(open_store(url), settings, clock=lambda: clock_ns, monotonic=time.monotonic)
 
 
-def measure(url: str, ds: data.Dataset, limit: int | None) -> StoreFigures:
+def measure(url: str, ds: data.Dataset, limit: int | None, singles: int) -> StoreFigures:
     figures = StoreFigures()
     perf = time.perf_counter
 
@@ -132,7 +132,7 @@ def measure(url: str, ds: data.Dataset, limit: int | None) -> StoreFigures:
 
         single = store.create_account("single", "UTC", "team")
         latencies = []
-        for event_id, body in rows[:SINGLES]:
+        for event_id, body in rows[:singles]:
             t0 = perf()
             store.append_events(single.id, [(event_id, body)])
             latencies.append(perf() - t0)
@@ -173,6 +173,9 @@ def main() -> None:
     parser.add_argument(
         "--limit", type=int, default=300_000, help="events of the day to use (0: all)"
     )
+    parser.add_argument(
+        "--singles", type=int, default=SINGLES, help="one-event appends to time per store"
+    )
     parser.add_argument("--record", action="store_true", help="append the figures to RESULTS.md")
     args = parser.parse_args()
     gctune.tune()
@@ -184,7 +187,7 @@ def main() -> None:
     results: dict[str, StoreFigures] = {}
     for name, database in (("SQLite", sqlite_database), ("PostgreSQL", postgres_database)):
         with database() as url:
-            results[name] = measure(url, ds, limit)
+            results[name] = measure(url, ds, limit, args.singles)
         r = results[name]
         print(
             f"{name:>10}: in-process {r.in_process:,.0f} events/s, raw append "

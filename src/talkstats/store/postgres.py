@@ -182,11 +182,11 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             raise StoreError(f"{self.where}: {_message(exc)}") from exc
 
-    def _all(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[Any]:
         with self._connection(write=False) as conn:
             return conn.execute(sql, params).fetchall()
 
-    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+    def _one(self, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> Any:
         rows = self._all(sql, params)
         return rows[0] if rows else None
 
@@ -539,7 +539,7 @@ class PostgresStore(Store):
             " (SELECT count(*) FROM agent_groups WHERE account_id = %(a)s),"
             " (SELECT count(*) FROM memberships WHERE account_id = %(a)s),"
             " (SELECT count(*) FROM phone_numbers WHERE account_id = %(a)s)",
-            {"a": account_id},  # type: ignore[arg-type]
+            {"a": account_id},
         )
         return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 

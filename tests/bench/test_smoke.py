@@ -78,6 +78,11 @@ def test_quick_suite_produces_every_figure(tmp_path: Path) -> None:
     assert "load generator: python" in text
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("TALKSTATS_SLOW"),
+    reason="slow (1,000 agents created per store): TALKSTATS_SLOW=1",
+)
 def test_ingest_stores_runs_on_both_stores(postgres_server: str) -> None:
     """bench/ingest_stores.py end to end on a small day (never asserting on values)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), TALKSTATS_BENCH_POSTGRES_URL=postgres_server)

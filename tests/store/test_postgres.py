@@ -164,3 +164,20 @@ except StoreError as exc:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert "pip install 'talkstats[postgres]'" in done.stdout
+
+
+def test_check_needs_the_server_and_the_known_schema(
+    store: PostgresStore, postgres_url: str
+) -> None:
+    store.check()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE schema_version SET version = version + 1")
+    with pytest.raises(StoreError, match="now has schema version"):
+        store.check()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE schema_version")
+    with pytest.raises(StoreError, match="schema_version"):
+        store.check()
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.check()

@@ -45,7 +45,7 @@ from talkstats.store.base import (
     StoreError,
     User,
 )
-from talkstats.store.migrations import SchemaState, upgrade
+from talkstats.store.migrations import LATEST, SchemaError, SchemaState, upgrade
 from talkstats.store.urls import redact
 
 CONNECT_TIMEOUT_S: Final = 5
@@ -159,7 +159,22 @@ class PostgresStore(Store):
     def schema_version(self) -> int:
         """The schema version of the open database."""
         row = self._one("SELECT max(version) FROM schema_version", ())
-        return int(row[0]) if row else 0
+        return int(row[0] or 0) if row else 0
+
+    def check(self) -> None:
+        """Raise StoreError unless the server answers with the schema this code knows.
+
+        One round trip on a pooled connection (for /readyz): a server that is down, a
+        database that was dropped or restored from another version all fail here.
+        """
+        version = self.schema_version()
+        if version != LATEST:
+            raise SchemaError(
+                f"{self.where} now has schema version {version}; this process runs on "
+                f"version {LATEST}: restart it (after `talkstats migrate` if the schema is older)",
+                found=version,
+                known=LATEST,
+            )
 
     # -- plumbing ------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import talkstats.service as service_module
+import talkstats.service.runtimes as runtimes_module
 from talkstats.api.app import create_app
 from talkstats.config import load_settings
 from talkstats.domain.timeutil import instant_from_datetime
@@ -49,7 +49,11 @@ class Side:
             environ={},
         )
         self.service = Talkstats(
-            open_store(url), settings, clock=clock, monotonic=clock.monotonic, hasher=CHEAP
+            open_store(url, create=True),
+            settings,
+            clock=clock,
+            monotonic=clock.monotonic,
+            hasher=CHEAP,
         )
         self.client = Client(create_app(self.service), "http://parity.talkstats.test")
         self.closed = False
@@ -124,6 +128,8 @@ def setup_account(side: Side) -> None:
 
 
 def answers(side: Side) -> dict[str, bytes]:
+    for account in side.service.accounts():  # as a server's upkeep does at start
+        side.service.load(account)
     return {path: side.get(path) for path in requests()}
 
 
@@ -178,7 +184,7 @@ def test_a_simulated_day_reads_the_same_on_sqlite_and_postgresql(
     finally:
         for side in restarted:
             side.close()
-    monkeypatch.setattr(service_module, "_snapshot_version", lambda account: "no-such-snapshot")
+    monkeypatch.setattr(runtimes_module, "snapshot_version", lambda account: "no-such-snapshot")
     replayed = [Side(url, clock) for url in urls]
     try:
         for side in replayed:

@@ -23,7 +23,20 @@ PROBE = Migration(
 )
 
 
-def test_migrate_creates_then_finds_nothing_to_do(run: Run, database: str) -> None:
+def test_migrate_never_creates_a_database(run: Run, database: str) -> None:
+    for args in (("migrate",), ("migrate", "--check")):
+        refused = run(*args)
+        assert refused.exit_code == 1
+        assert "does not exist" in refused.stderr and "talkstats account create" in refused.stderr
+    assert not Path(sqlite_path(database)).exists()
+
+
+def test_migrate_sets_up_an_empty_database_then_finds_nothing_to_do(
+    run: Run, database: str
+) -> None:
+    Path(sqlite_path(database)).touch()
+    check = run("migrate", "--check")
+    assert check.exit_code == 1 and "has no talkstats schema yet" in check.stderr
     first = run("migrate")
     assert first.exit_code == 0, first.output
     assert f"applied migration 1: {MIGRATIONS[0].name}" in first.stdout

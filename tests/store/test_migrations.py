@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -19,11 +20,12 @@ from talkstats.store import (
     SchemaOutdated,
     SchemaTooNew,
     StoreError,
+    StoreMissing,
     migrate_store,
     open_store,
 )
 from talkstats.store.migrations import LATEST, MIGRATIONS, Migration, runner
-from talkstats.store.urls import sqlite_path
+from talkstats.store.urls import schema_status, sqlite_path
 
 PROBE = Migration(
     version=LATEST + 1,
@@ -36,6 +38,7 @@ PROBE = Migration(
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
+        (tmp_path / "talkstats.db").touch()  # an empty database, as a new PostgreSQL one
         return f"sqlite:///{tmp_path / 'talkstats.db'}"
     postgres_url: str = request.getfixturevalue("postgres_url")
     return postgres_url
@@ -65,10 +68,14 @@ def sql(url: str) -> Iterator[Callable[..., list[Any]]]:
         yield run_postgres
 
 
-def has_probe(sql: Callable[..., list[Any]], url: str) -> bool:
+def has_table(sql: Callable[..., list[Any]], url: str, table: str) -> bool:
     if url.startswith("sqlite"):
-        return bool(sql("SELECT 1 FROM sqlite_master WHERE name = 'probe'"))
-    return sql("SELECT to_regclass('probe') IS NOT NULL")[0][0] is True
+        return bool(sql(f"SELECT 1 FROM sqlite_master WHERE name = '{table}'"))
+    return sql(f"SELECT to_regclass('{table}') IS NOT NULL")[0][0] is True
+
+
+def has_probe(sql: Callable[..., list[Any]], url: str) -> bool:
+    return has_table(sql, url, "probe")
 
 
 def test_versions_are_consecutive_and_written_for_both_stores() -> None:
@@ -164,3 +171,31 @@ def test_concurrent_migrations_apply_once(
     assert errors == []
     assert sorted(applied) == [0, 0, 1]
     assert sql("SELECT version FROM schema_version") == [(LATEST + 1,)]
+
+
+def test_schema_status_reads_and_writes_nothing(
+    url: str, sql: Callable[..., list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SchemaOutdated, match="has no talkstats schema yet"):
+        schema_status(url)
+    assert not has_table(sql, url, "schema_version")
+    open_store(url).close()
+    assert schema_status(url) == LATEST
+    monkeypatch.setattr(runner, "MIGRATIONS", (*MIGRATIONS, PROBE))
+    with pytest.raises(SchemaOutdated, match="talkstats migrate --database"):
+        schema_status(url)
+    monkeypatch.setattr(runner, "MIGRATIONS", MIGRATIONS)
+    sql(f"UPDATE schema_version SET version = {LATEST + 1}")
+    with pytest.raises(SchemaTooNew):
+        schema_status(url)
+
+
+def test_no_database_is_created_by_a_check_or_a_migration(
+    tmp_path: Path, postgres_server: str
+) -> None:
+    missing_pg = urlunsplit(urlsplit(postgres_server)._replace(path="/talkstats_absent_db"))
+    for missing in (f"sqlite:///{tmp_path / 'absent.db'}", missing_pg):
+        for attempt in (schema_status, migrate_store, open_store):
+            with pytest.raises(StoreMissing, match="does not exist"):
+                attempt(missing)
+    assert not (tmp_path / "absent.db").exists()

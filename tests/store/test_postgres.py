@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from talkstats.store import StoreError, open_store
+from talkstats.store import SchemaError, StoreError, StoreLost, StoreMissing, open_store
+from talkstats.store.migrations import LATEST
 from tests import servers
 
 from .contract import StoreContract, events, new_user
@@ -59,12 +60,6 @@ def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
         PostgresStore("postgresql://talkstats:hunter2@127.0.0.1:1/talkstats")
     assert "hunter2" not in str(failed.value)
     assert "talkstats:***@127.0.0.1:1" in str(failed.value)
-
-
-def test_a_missing_database_is_named(postgres_server: str) -> None:
-    missing = urlunsplit(urlsplit(postgres_server)._replace(path="/talkstats_no_such_db"))
-    with pytest.raises(StoreError, match='"talkstats_no_such_db" does not exist'):
-        PostgresStore(missing)
 
 
 def test_a_malformed_url_is_reported() -> None:
@@ -152,7 +147,7 @@ import sys
 sys.modules["psycopg"] = None  # as if it were not installed
 sys.modules["psycopg_pool"] = None
 from talkstats.store import StoreError, open_store
-store = open_store("sqlite:///{tmp_path / "x.db"}")
+store = open_store(create=True, url="sqlite:///{tmp_path / "x.db"}")
 store.create_account("acme", "UTC", "team")
 store.close()
 try:
@@ -172,12 +167,73 @@ def test_check_needs_the_server_and_the_known_schema(
     store.check()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("UPDATE schema_version SET version = version + 1")
-    with pytest.raises(StoreError, match="now has schema version"):
+    with pytest.raises(SchemaError, match="now has schema version"):
         store.check()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE schema_version")
-    with pytest.raises(StoreError, match="schema_version"):
-        store.check()
+        conn.execute("UPDATE schema_version SET version = version - 1")
+    store.check()
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.check()
+
+
+def test_tables_replaced_under_the_store_lose_it_for_good(
+    store: PostgresStore, postgres_url: str
+) -> None:
+    """As after a restore over the running database: nothing more is acknowledged."""
+    acme = store.create_account("acme", "UTC", "team")
+    store.append_events(acme.id, events("e1"))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE schema_version")
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (%s)", (LATEST,))
+    with pytest.raises(StoreLost, match="replaced while in use"):
+        store.append_events(acme.id, events("e2"))
+    assert store.find_events(acme.id, ["e2"]) == {}
+    for attempt in (store.check, lambda: store.create_group(acme.id, None, "g")):
+        with pytest.raises(StoreLost):
+            attempt()
+    assert store.list_accounts() == [acme]  # reads still answer, as on SQLite
+
+
+def test_a_database_created_anew_under_the_store_loses_it(postgres_server: str) -> None:
+    with servers.fresh_database(postgres_server) as url:
+        store = PostgresStore(url)
+        acme = store.create_account("acme", "UTC", "team")
+        name = urlsplit(url).path.lstrip("/")
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        PostgresStore(url).close()  # someone sets the new one up
+        outcomes = []
+        for _ in range(POOL_MAX + 2):  # connections of the old database fail first
+            try:
+                store.append_events(acme.id, events("e1"))
+                outcomes.append("stored")
+            except StoreLost:
+                outcomes.append("lost")
+                break
+            except StoreError:
+                outcomes.append("error")
+        assert outcomes[-1] == "lost" and "stored" not in outcomes
+        with pytest.raises(StoreLost):
+            store.check()
+        store.close()
+
+
+def test_a_missing_database_is_created_only_when_asked(postgres_server: str) -> None:
+    name = f"{servers.DATABASE_PREFIX}{uuid.uuid4().hex[:20]}"
+    url = urlunsplit(urlsplit(postgres_server)._replace(path=f"/{name}"))
+    with pytest.raises(StoreMissing, match=f"database '{name}' does not exist"):
+        PostgresStore(url)
+    try:
+        store = PostgresStore(url, create=True)
+        assert store.schema.found == 0 and store.schema.version == LATEST
+        store.create_account("acme", "UTC", "team")
+        store.close()
+        again = PostgresStore(url)  # exists now
+        assert [a.subdomain for a in again.list_accounts()] == ["acme"]
+        again.close()
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -28,7 +28,6 @@ from typing import Any, Final
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
 from talkstats.store.base import (
@@ -41,23 +40,24 @@ from talkstats.store.base import (
     NewUser,
     NotFound,
     PhoneNumber,
+    StaleLog,
     Store,
     StoreError,
+    StoreLost,
     User,
 )
 from talkstats.store.migrations import LATEST, SchemaError, SchemaState, upgrade
-from talkstats.store.urls import redact
+from talkstats.store.pgserver import MIGRATION_LOCK, Server, configure, database_identity, message
 
-CONNECT_TIMEOUT_S: Final = 5
 POOL_TIMEOUT_S: Final = 5.0
 POOL_MAX: Final = 8
-# One fixed key for pg_advisory_xact_lock while the schema is checked or migrated; an
-# advisory lock is scoped to its database, so other databases on the server are free.
-MIGRATION_LOCK: Final = 0x74616C6B73746174  # "talkstat"
 
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
-_LOCK_ACCOUNT: Final = "SELECT 1 FROM accounts WHERE id = %s FOR NO KEY UPDATE"
+_LOCK_ACCOUNT: Final = (
+    "SELECT to_regclass('schema_version')::oid FROM accounts WHERE id = %s FOR NO KEY UPDATE"
+)
+_HEAD: Final = "SELECT max(seq) FROM events WHERE account_id = %s"
 _NEW_ID_WHAT: Final = {"users": "user", "agent_groups": "group", "phone_numbers": "phone number"}
 
 
@@ -93,18 +93,21 @@ def _id_text(raw: bytes) -> str:
     return bytes(raw).decode("utf-8", "surrogatepass")
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    """Per-connection settings: durable commits whatever the server's default."""
-    conn.execute("SET synchronous_commit = on")
-
-
 class PostgresStore(Store):
     """The Store on a PostgreSQL database named by a `postgresql://` URL.
 
-    The database must exist. A database with no talkstats tables gets the schema on
-    open; one at an older schema version is migrated only with `migrate=True`
-    (`talkstats migrate`), otherwise SchemaOutdated says what to run; a newer one is
-    refused. Raises StoreError when the server cannot be reached.
+    A database that does not exist is created (CREATE DATABASE, which needs the
+    CREATEDB privilege) only with ``create``; otherwise StoreMissing. A database with
+    no talkstats tables gets the schema on open; one at an older schema version is
+    migrated only with ``migrate`` (`talkstats migrate`), otherwise SchemaOutdated says
+    what to run; a newer one is refused. Raises StoreError when the server cannot be
+    reached.
+
+    The store remembers which database it opened (the database's oid and the oid of
+    its `schema_version` table). A database dropped and created again, or restored
+    over the tables in use, is noticed by `check()`, by every new connection and by
+    every write that locks an account, and the store is then lost for good
+    (StoreLost): nothing is acknowledged into a log the process did not load.
     """
 
     def __init__(
@@ -117,23 +120,18 @@ class PostgresStore(Store):
         timeout: float = POOL_TIMEOUT_S,
     ) -> None:
         self.url = url
-        self.where = redact(url)
-        try:
-            params = conninfo_to_dict(url)
-        except psycopg.Error as exc:
-            raise ValueError(f"bad PostgreSQL URL {self.where!r}: {exc}") from None
-        params.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
-        params.setdefault("application_name", "talkstats")
-        self._conninfo = make_conninfo("", **params)
+        self._server = Server(url)
+        self.where = self._server.where
         self._closed = threading.Event()
-        self.schema: SchemaState = self._migrate(migrate)
+        self._lost: str | None = None
+        self.schema, self._identity = self._open(create=create, migrate=migrate)
         self._pool = ConnectionPool(
-            self._conninfo,
+            self._server.conninfo,
             kwargs={"autocommit": True},
             min_size=1,
             max_size=pool_max,
             timeout=timeout,
-            configure=_configure,
+            configure=self._configure_pooled,
             name="talkstats",
             open=False,
         )
@@ -141,33 +139,54 @@ class PostgresStore(Store):
 
     # -- setup ---------------------------------------------------------------
 
-    def _migrate(self, migrate: bool) -> SchemaState:
-        """Check (and create or migrate) the schema on a connection of its own."""
+    def _open(self, *, create: bool, migrate: bool) -> tuple[SchemaState, tuple[int, int]]:
+        """Connect (creating the database if asked), check or migrate the schema."""
+        conn = self._server.connect(create=create)
         try:
-            with psycopg.connect(self._conninfo, autocommit=True) as conn:
-                _configure(conn)
+            with conn:
+                configure(conn)
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-                    return upgrade(
+                    state = upgrade(
                         conn, "postgres", migrate=migrate, where=self.where, url=self.where
                     )
+                identity = database_identity(conn)
         except psycopg.Error as exc:
             raise StoreError(
-                f"cannot open PostgreSQL database {self.where!r}: {_message(exc)}"
+                f"cannot open PostgreSQL database {self.where!r}: {message(exc)}"
             ) from exc
+        if identity is None:
+            raise StoreError(f"{self.where}: the schema_version table vanished while opening")
+        return state, identity
+
+    def _configure_pooled(self, conn: psycopg.Connection[Any]) -> None:
+        """A new pooled connection: durable commits, and still the database we opened."""
+        configure(conn)
+        if self._lost is None and database_identity(conn) != self._identity:
+            self._lost = f"the database {self.where!r} was dropped or replaced while in use"
 
     def schema_version(self) -> int:
         """The schema version of the open database."""
         row = self._one("SELECT max(version) FROM schema_version", ())
         return int(row[0] or 0) if row else 0
 
-    def check(self) -> None:
-        """Raise StoreError unless the server answers with the schema this code knows.
+    # -- health --------------------------------------------------------------
 
-        One round trip on a pooled connection (for /readyz): a server that is down, a
-        database that was dropped or restored from another version all fail here.
+    def check(self) -> None:
+        """StoreError unless the server answers with the database and schema we opened.
+
+        Two short queries on a pooled connection (for /readyz). StoreLost (sticky) when
+        the database or its tables were replaced; SchemaError when the schema version
+        is no longer the one this code runs on.
         """
-        version = self.schema_version()
+        if self._lost is not None:
+            raise StoreLost(self._lost)
+        with self._connection(write=False) as conn:
+            if database_identity(conn) != self._identity:
+                self._lost = f"the database {self.where!r} was dropped or replaced while in use"
+                raise StoreLost(self._lost)
+            row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        version = int(row[0] or 0) if row else 0
         if version != LATEST:
             raise SchemaError(
                 f"{self.where} now has schema version {version}; this process runs on "
@@ -185,6 +204,8 @@ class PostgresStore(Store):
             raise StoreError(f"store {self.where!r} is closed")
         try:
             with self._pool.connection() as conn:
+                if write and self._lost is not None:
+                    raise StoreLost(self._lost)  # sticky, as SQLite's: reads still answer
                 if write:
                     with conn.transaction():
                         yield conn
@@ -193,9 +214,9 @@ class PostgresStore(Store):
         except pg_errors.UniqueViolation as exc:
             # Our code checks uniqueness first and names the collision; this is the
             # backstop (a race with another process).
-            raise Conflict(f"{self.where}: {_message(exc)}") from exc
+            raise Conflict(f"{self.where}: {message(exc)}") from exc
         except psycopg.Error as exc:
-            raise StoreError(f"{self.where}: {_message(exc)}") from exc
+            raise StoreError(f"{self.where}: {message(exc)}") from exc
 
     def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any]) -> list[Any]:
         with self._connection(write=False) as conn:
@@ -205,11 +226,17 @@ class PostgresStore(Store):
         rows = self._all(sql, params)
         return rows[0] if rows else None
 
-    @staticmethod
-    def _lock_account(conn: psycopg.Connection[Any], account_id: int) -> None:
-        """The account's write lock, held until COMMIT; NotFound if there is no account."""
-        if conn.execute(_LOCK_ACCOUNT, (account_id,)).fetchone() is None:
+    def _lock_account(self, conn: psycopg.Connection[Any], account_id: int) -> None:
+        """The account's write lock, held until COMMIT; NotFound if there is no account.
+
+        The same round trip tells whether the tables are still the ones we opened.
+        """
+        row = conn.execute(_LOCK_ACCOUNT, (account_id,)).fetchone()
+        if row is None:
             raise NotFound(f"account {account_id} not found")
+        if row[0] != self._identity[1]:
+            self._lost = f"the tables of {self.where!r} were replaced while in use"
+            raise StoreLost(self._lost)
 
     @staticmethod
     def _require_record(
@@ -471,12 +498,16 @@ class PostgresStore(Store):
 
     # -- event log -----------------------------------------------------------
 
-    def append_events(self, account_id: int, events: list[tuple[str, str]]) -> int:
+    def append_events(
+        self, account_id: int, events: list[tuple[str, str]], *, after_seq: int | None = None
+    ) -> int:
         """Append (event_id, body_json) pairs in one durable transaction; return the last seq.
 
         All or nothing: Conflict if any id is already in the account's log (or repeated
         in the batch), and then nothing of the batch is stored. An empty list stores
-        nothing and returns log_head(account_id).
+        nothing and returns log_head(account_id). With ``after_seq``, StaleLog (and
+        nothing stored) unless the account's log still ends at that seq: checked under
+        the account's lock, so no other writer can move the head in between.
         """
         if not events:
             return self.log_head(account_id)
@@ -486,6 +517,13 @@ class PostgresStore(Store):
         try:
             with self._connection(write=True) as conn:
                 self._lock_account(conn, account_id)
+                if after_seq is not None:
+                    row = conn.execute(_HEAD, (account_id,)).fetchone()
+                    head = int(row[0] or 0) if row else 0
+                    if head != after_seq:
+                        raise StaleLog(
+                            f"the log of account {account_id} ends at {head}, not {after_seq}"
+                        )
                 # Binary COPY: the rows go in batch order, so seqs follow it.
                 with (
                     conn.cursor() as cur,
@@ -496,9 +534,7 @@ class PostgresStore(Store):
                     copy.set_types(["int8", "bytea", "text"])
                     for event_id, body in events:
                         copy.write_row((account_id, _id_bytes(event_id), body))
-                row = conn.execute(
-                    "SELECT max(seq) FROM events WHERE account_id = %s", (account_id,)
-                ).fetchone()
+                row = conn.execute(_HEAD, (account_id,)).fetchone()
                 assert row is not None
                 seq = int(row[0])
         except Conflict as exc:
@@ -544,8 +580,16 @@ class PostgresStore(Store):
 
     def log_head(self, account_id: int) -> int:
         """The highest seq of the account's log; 0 when empty."""
-        row = self._one("SELECT max(seq) FROM events WHERE account_id = %s", (account_id,))
+        row = self._one(_HEAD, (account_id,))
         return int(row[0] or 0)
+
+    def count_events(self, account_id: int, after_seq: int) -> int:
+        """How many entries of the account's log have seq > after_seq."""
+        row = self._one(
+            "SELECT count(*) FROM events WHERE account_id = %s AND seq > %s",
+            (account_id, after_seq),
+        )
+        return int(row[0])
 
     def reference_version(self, account_id: int) -> tuple[int, int, int, int]:
         """Counts of (users, groups, memberships, phone numbers) of the account."""
@@ -592,9 +636,3 @@ class PostgresStore(Store):
             return
         self._closed.set()
         self._pool.close()
-
-
-def _message(exc: BaseException) -> str:
-    """A driver error as one line (libpq messages may span several)."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__

@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Final
 
 from talkstats.store.base import (
@@ -41,6 +42,7 @@ from talkstats.store.base import (
     User,
 )
 from talkstats.store.migrations import LATEST, SchemaState, upgrade
+from talkstats.store.migrations.runner import read_version
 
 BUSY_TIMEOUT_S: Final = 5.0
 # Ids per `IN (...)` query in find_events: below SQLite's historic limit of 999
@@ -622,3 +624,19 @@ class SQLiteStore(Store):
                     c.close()
                 except sqlite3.Error as exc:
                     raise StoreError(f"{self.path!r}: {exc}") from exc
+
+
+def read_schema_version(path: str) -> int:
+    """The file's schema version (0: no schema), opened read-only; StoreMissing if none."""
+    if path in (":memory:", ""):
+        return 0
+    if not os.path.exists(path):
+        raise StoreMissing(f"database {path!r} does not exist")
+    try:
+        conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            return read_version(conn, "sqlite")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read SQLite database {path!r}: {exc}") from exc

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from talkstats.store.base import Store, StoreError
 from talkstats.store.migrations import SchemaState
+from talkstats.store.migrations.runner import require_current
 
 SUPPORTED = (
     "sqlite:///relative.db, sqlite:////absolute/path.db, sqlite://:memory:, "
@@ -88,3 +89,28 @@ def migrate_store(url: str) -> SchemaState:
     store.close()
     assert state is not None
     return state
+
+
+def schema_status(url: str) -> int:
+    """The database's schema version, writing nothing (`talkstats migrate --check`).
+
+    StoreMissing if there is no database; SchemaOutdated if it lacks migrations or has
+    no talkstats schema yet; SchemaTooNew if a newer talkstats migrated it.
+    """
+    where = redact(url)
+    if _scheme(url) == "sqlite":
+        from talkstats.store.sqlite import read_schema_version
+
+        path = sqlite_path(url)
+        found = read_schema_version(path)
+        require_current(found, where=repr(path), url=url)
+        return found
+    try:
+        from talkstats.store.pgserver import read_schema_version as read_pg_version
+    except ImportError as exc:
+        raise StoreError(
+            f"PostgreSQL support is not installed ({exc.name} is missing): {POSTGRES_EXTRA}"
+        ) from None
+    found = read_pg_version(url)
+    require_current(found, where=where, url=where)
+    return found

@@ -44,6 +44,44 @@ def check_sequence(migrations: tuple[Migration, ...]) -> None:
             )
 
 
+def read_version(conn: Executes, dialect: Dialect) -> int:
+    """The schema version, writing nothing: 0 when there is no talkstats schema."""
+    exists = (
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        if dialect == "sqlite"
+        else "SELECT count(*) FROM (SELECT to_regclass('schema_version') AS t) r WHERE t IS NOT NULL"
+    )
+    if not conn.execute(exists).fetchone()[0]:
+        return 0
+    return int(conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
+
+
+def require_current(found: int, *, where: str, url: str, empty_ok: bool = False) -> None:
+    """SchemaTooNew or SchemaOutdated unless `found` is the latest version.
+
+    `empty_ok`: a database with no schema at all (0) passes; opening it creates it.
+    """
+    migrations = MIGRATIONS  # the module's, read at each call
+    latest = migrations[-1].version
+    if found > latest:
+        raise SchemaTooNew(
+            f"{where} has schema version {found}, newer than this talkstats knows "
+            f"({latest}): run a talkstats at least as new as the one that migrated it",
+            found=found,
+            known=latest,
+        )
+    if found == latest or (found == 0 and empty_ok):
+        return
+    names = ", ".join(f"{m.version} ({m.name})" for m in migrations if m.version > found)
+    state = f"has schema version {found}" if found else "has no talkstats schema yet"
+    raise SchemaOutdated(
+        f"{where} {state}; this talkstats needs version {latest} (migrations {names}). "
+        f"Back the database up, then run: talkstats migrate --database '{url}'",
+        found=found,
+        known=latest,
+    )
+
+
 def upgrade(
     conn: Executes,
     dialect: Dialect,
@@ -60,27 +98,16 @@ def upgrade(
     """
     migrations = MIGRATIONS  # the module's, read at each call
     latest = migrations[-1].version
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    found = int(conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
-    if found > latest:
-        raise SchemaTooNew(
-            f"{where} has schema version {found}, newer than this talkstats knows "
-            f"({latest}): run a talkstats at least as new as the one that migrated it",
-            found=found,
-            known=latest,
-        )
+    found = read_version(conn, dialect)
+    if not migrate:
+        require_current(found, where=where, url=url, empty_ok=True)
+    elif found > latest:
+        require_current(found, where=where, url=url)
     if found == latest:
         return SchemaState(found, found, ())
-    if found > 0 and not migrate:
-        names = ", ".join(f"{m.version} ({m.name})" for m in migrations if m.version > found)
-        raise SchemaOutdated(
-            f"{where} has schema version {found}; this talkstats needs version {latest} "
-            f"(migrations {names}). Back the database up, then run: "
-            f"talkstats migrate --database '{url}'",
-            found=found,
-            known=latest,
-        )
     pending = tuple(m for m in migrations if m.version > found)
+    if found == 0:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     for migration in pending:
         for statement in migration.statements(dialect):
             conn.execute(statement)

@@ -92,7 +92,9 @@ def service_on(url: str, clock_ns: int) -> Talkstats:
     settings = Settings(
         database_url=url, rate_limit_talk=0, rate_limit_queue_activity=0, log_level="warning"
     )
-    return Talkstats(open_store(url), settings, clock=lambda: clock_ns, monotonic=time.monotonic)
+    return Talkstats(
+        open_store(url, create=True), settings, clock=lambda: clock_ns, monotonic=time.monotonic
+    )
 
 
 def measure(url: str, ds: data.Dataset, limit: int | None, singles: int) -> StoreFigures:

@@ -27,7 +27,9 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
-        "database_url", "sqlite:///./talkstats.db", "Where the event log lives (sqlite:///PATH)."
+        "database_url",
+        "sqlite:///./talkstats.db",
+        "Where the event log lives (sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE).",
     ),
     Setting("host", "127.0.0.1", "Address the HTTP server listens on."),
     Setting("port", 8080, "Port the HTTP server listens on."),

@@ -60,6 +60,10 @@ def test_create_user_defaults_to_end_user(env: Env) -> None:
         ({"name": "A", "email": "a@b.test", "id": "7"}, "id"),
         ({"name": "A", "email": "a@b.test", "password": ""}, "password"),
         ({"name": "A", "email": "a@b.test", "avatar_url": 5}, "avatar_url"),
+        # U+0000 cannot be stored by PostgreSQL: refused on every store alike
+        ({"name": "A\x00B", "email": "a@b.test"}, "name"),
+        ({"name": "A", "email": "a\x00@b.test"}, "email"),
+        ({"name": "A", "email": "a@b.test", "avatar_url": "https://x/\x00"}, "avatar_url"),
     ],
 )
 def test_create_user_validation(env: Env, user: dict[str, Any], field: str) -> None:

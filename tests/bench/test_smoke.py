@@ -76,3 +76,22 @@ def test_quick_suite_produces_every_figure(tmp_path: Path) -> None:
     assert "numbers agree with DuckDB (1 row" in text
     assert all("| yes |" in r for r in rows if "numbers agree" in r), text
     assert "load generator: python" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("TALKSTATS_SLOW"),
+    reason="slow (1,000 agents created per store): TALKSTATS_SLOW=1",
+)
+def test_ingest_stores_runs_on_both_stores(postgres_server: str) -> None:
+    """bench/ingest_stores.py end to end on a small day (never asserting on values)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TALKSTATS_BENCH_POSTGRES_URL=postgres_server)
+    proc = subprocess.run(
+        [sys.executable, "bench/ingest_stores.py", "--calls", "1000", "--limit", "3000",
+         "--singles", "20"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for store in ("SQLite", "PostgreSQL"):
+        line = next(li for li in proc.stdout.splitlines() if li.strip().startswith(f"{store}:"))
+        assert "in-process" in line and "parallel writers" in line and "0 rejected" in line

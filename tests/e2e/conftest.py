@@ -13,9 +13,16 @@ ADMIN = ("admin@acme.test", "admin-password")
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> str:
-    """A fresh SQLite file with the account `acme` (America/New_York), made by the CLI."""
-    url = f"sqlite:///{tmp_path / 'talkstats.db'}"
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database with the account `acme` (America/New_York), made by the CLI.
+
+    SQLite unless the test asks for ``postgres`` (``parametrize("database", [...],
+    indirect=True)``): then a fresh PostgreSQL schema (tests/servers.py).
+    """
+    if getattr(request, "param", "sqlite") == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'talkstats.db'}"
     talkstats(
         "account",
         "create",

@@ -119,6 +119,7 @@ def snapshot_position(database: str) -> tuple[int | None, int]:
         store.close()
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)
 def test_server_end_to_end(server: Server) -> None:
     url = server.url
     admin = requests.Session()

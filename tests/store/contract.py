@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -407,6 +408,100 @@ class StoreContract:
         assert [json.loads(b)["id"] for _, b in everything] == [f"a{i}" for i in range(5)]
         assert store.read_events(acme.id, everything[-1][0], 100) == []
         assert store.read_events(acme.id, 0, 0) == []
+
+    def test_event_ids_keep_every_character(self, store: Store, acme: Account) -> None:
+        ids = ["nul\x00inside", "é", "emoji \U0001f600", " spaced ", "x" * 200]
+        store.append_events(acme.id, events(*ids))
+        assert set(store.find_events(acme.id, ids)) == set(ids)
+        with pytest.raises(Conflict):
+            store.append_events(acme.id, events("nul\x00inside"))
+        assert store.find_events(acme.id, ["nul"]) == {}
+
+    def test_concurrent_appenders_and_a_follower(self, reopen: Callable[[], Store]) -> None:
+        """Writers on separate handles race; a follower reading seq > last misses nothing.
+
+        A store whose seqs could become visible out of order (a smaller seq committing
+        after a larger one was read) would make the follower skip rows here.
+        """
+        setup = reopen()
+        account = setup.create_account("acme", "UTC", "team")
+        writers, batches = 4, 60
+        handles = [reopen() for _ in range(writers)]
+        follower = reopen()
+        done = threading.Event()
+        errors: list[BaseException] = []
+        followed: list[tuple[int, str]] = []
+
+        def write(n: int) -> None:
+            try:
+                for b in range(batches):
+                    size = 1 + (b + n) % 4
+                    handles[n].append_events(
+                        account.id, events(*(f"w{n}-b{b}-{i}" for i in range(size)))
+                    )
+            except BaseException as exc:
+                errors.append(exc)
+
+        def follow() -> None:
+            last = 0
+            try:
+                while True:
+                    finished = done.is_set()
+                    rows = follower.read_events(account.id, last, 50)
+                    followed.extend(rows)
+                    if rows:
+                        last = rows[-1][0]
+                    elif finished:
+                        return
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+        reader = threading.Thread(target=follow)
+        reader.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        done.set()
+        reader.join()
+        assert errors == []
+        logged = setup.read_events(account.id, 0, 100_000)
+        assert len(logged) == sum(1 + (b + n) % 4 for n in range(writers) for b in range(batches))
+        assert followed == logged
+        seqs = [seq for seq, _ in logged]
+        assert seqs == sorted(set(seqs))
+        # each writer's events are in the log in the order it appended them
+        for n in range(writers):
+            mine = [
+                json.loads(b)["id"] for _, b in logged if json.loads(b)["id"].startswith(f"w{n}-")
+            ]
+            expected = [f"w{n}-b{b}-{i}" for b in range(batches) for i in range(1 + (b + n) % 4)]
+            assert mine == expected
+
+    def test_racing_appends_of_one_id_store_it_once(self, reopen: Callable[[], Store]) -> None:
+        setup = reopen()
+        account = setup.create_account("acme", "UTC", "team")
+        handles = [reopen() for _ in range(4)]
+        start = threading.Barrier(len(handles))
+        outcomes: list[str] = []
+
+        def append(n: int) -> None:
+            start.wait()
+            try:
+                handles[n].append_events(account.id, events(f"mine{n}", "shared"))
+                outcomes.append("stored")
+            except Conflict:
+                outcomes.append("conflict")
+
+        threads = [threading.Thread(target=append, args=(n,)) for n in range(len(handles))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["conflict"] * 3 + ["stored"]
+        logged = [json.loads(b)["id"] for _, b in setup.read_events(account.id, 0, 100)]
+        assert len(logged) == 2 and logged[1] == "shared"
 
     # -- snapshots -----------------------------------------------------------
 

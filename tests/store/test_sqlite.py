@@ -183,7 +183,6 @@ def test_sqlite_urls(url: str, path: str) -> None:
     ("url", "message"),
     [
         ("mysql://localhost/talkstats", "unknown scheme 'mysql'"),
-        ("postgresql://localhost/talkstats", "not supported yet"),
         ("./talkstats.db", "no scheme"),
         ("sqlite://talkstats.db", "bad SQLite URL"),
         ("sqlite:///", "bad SQLite URL"),

@@ -56,6 +56,8 @@ def text(
         raise RecordInvalid(name, f"{name} must be a non-empty string")
     if len(value) > MAX_TEXT:
         raise RecordInvalid(name, f"{name} must be at most {MAX_TEXT} characters")
+    if "\x00" in value:  # PostgreSQL's text cannot store it; refused on every store
+        raise RecordInvalid(name, f"{name} must not contain the character U+0000")
     return strip(value)
 
 

@@ -48,7 +48,7 @@ def router(ctx: ApiContext) -> APIRouter:
                 "password", f"password must be a string of 1-{MAX_PASSWORD} characters"
             )
         avatar_url = u.get("avatar_url")
-        if avatar_url is not None and not isinstance(avatar_url, str):
+        if avatar_url is not None and (not isinstance(avatar_url, str) or "\x00" in avatar_url):
             raise RecordInvalid("avatar_url", "avatar_url must be a string or null")
         assert role is not None
         user = await ctx.write(

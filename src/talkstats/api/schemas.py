@@ -300,12 +300,15 @@ def _wrapped(key: str, inner: Schema) -> Schema:
 
 # --- request bodies --------------------------------------------------------------------
 
+# PostgreSQL's text cannot hold U+0000, so no text field of ours takes it (on any store).
+_NO_NUL: Schema = {"not": {"type": "string", "pattern": "\\u0000"}}
 _TEXT: Schema = {
     "type": "string",
     "minLength": 1,
     "maxLength": bodies.MAX_TEXT,
     "pattern": f"[^{SPACE_CLASS}]",
-    "description": "Not blank; surrounding spaces are dropped.",
+    **_NO_NUL,
+    "description": "Not blank; surrounding spaces are dropped; no U+0000.",
 }
 _NEW_ID: Schema = {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID}
 
@@ -321,6 +324,7 @@ _EMAIL = {
     "type": "string",
     "maxLength": bodies.MAX_TEXT,
     "pattern": f"^[{_S}]*[^@{_S}]+@[^{_S}]*\\.[^{_S}]*[{_S}]*$",
+    **_NO_NUL,
     "description": "Unique within the account (case-insensitive).",
 }
 
@@ -345,7 +349,7 @@ REQUEST_BODIES: dict[str, Schema] = {
                 "maxLength": MAX_PASSWORD,
                 "description": "Optional: a user without one signs in with API tokens only.",
             },
-            "avatar_url": {"type": ["string", "null"]},
+            "avatar_url": {"type": ["string", "null"], **_NO_NUL},
         },
         ["name", "email"],
     ),

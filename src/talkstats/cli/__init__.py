@@ -1,6 +1,7 @@
 """The `talkstats` command, one module per command group.
 
 - ``serve``: the HTTP server and ``settings``;
+- ``migrate``: schema migrations of the store;
 - ``accounts``: accounts, users, groups, phone numbers and API tokens;
 - ``ingest``: events from files or standard input;
 - ``simulate``: the traffic simulator's ``simulate``;
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import click
 
-from talkstats.cli import accounts, demo, ingest, serve, simulate
+from talkstats.cli import accounts, demo, ingest, migrate, serve, simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +31,7 @@ def cli() -> None:
 
 for _command in (
     *serve.COMMANDS,
+    *migrate.COMMANDS,
     *accounts.COMMANDS,
     ingest.ingest,
     *simulate.COMMANDS,

@@ -98,7 +98,7 @@ def database_option(fn: Callable[P, R]) -> Callable[P, R]:
         "database_url",
         metavar="URL",
         default=None,
-        help="Store URL, e.g. sqlite:///./talkstats.db "
+        help="Store URL: sqlite:///./talkstats.db or postgresql://USER:PASSWORD@HOST/DATABASE "
         "[env TALKSTATS_DATABASE_URL; default sqlite:///./talkstats.db].",
     )(fn)
 

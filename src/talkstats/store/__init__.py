@@ -1,4 +1,8 @@
-"""Storage: the Store port (base), its SQLite adapter, and open_store(url)."""
+"""Storage: the Store port (base), its adapters and open_store(url).
+
+The PostgreSQL adapter (store.postgres) is imported only by open_store when a URL
+names PostgreSQL, so this package needs no database driver for SQLite.
+"""
 
 from talkstats.store.base import (
     Account,
@@ -16,8 +20,9 @@ from talkstats.store.base import (
     StoreMissing,
     User,
 )
+from talkstats.store.migrations import SchemaError, SchemaOutdated, SchemaTooNew
 from talkstats.store.sqlite import SQLiteStore
-from talkstats.store.urls import open_store
+from talkstats.store.urls import migrate_store, open_store
 
 __all__ = [
     "Account",
@@ -29,11 +34,15 @@ __all__ = [
     "NotFound",
     "PhoneNumber",
     "SQLiteStore",
+    "SchemaError",
+    "SchemaOutdated",
+    "SchemaTooNew",
     "StaleLog",
     "Store",
     "StoreError",
     "StoreLost",
     "StoreMissing",
     "User",
+    "migrate_store",
     "open_store",
 ]

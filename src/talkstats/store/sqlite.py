@@ -21,6 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Final
 
 from talkstats.store.base import (
@@ -41,6 +42,8 @@ from talkstats.store.base import (
     StoreMissing,
     User,
 )
+from talkstats.store.migrations import LATEST, SchemaState, upgrade
+from talkstats.store.migrations.runner import read_version
 
 BUSY_TIMEOUT_S: Final = 5.0
 # Ids per `IN (...)` query in find_events: below SQLite's historic limit of 999
@@ -48,82 +51,9 @@ BUSY_TIMEOUT_S: Final = 5.0
 FIND_CHUNK: Final = 500
 CACHE_KIB: Final = 65536
 
-# Each migration is a list of statements, run in one transaction; the schema
-# version is the number of migrations applied. Append new migrations, never edit.
-# The log's seq is a plain INTEGER PRIMARY KEY (no AUTOINCREMENT, which costs ~10%
-# on append): seqs only ever grow because the log is append-only. Never delete the
-# newest row of the log, or its seq could be handed out again.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
-    (
-        """CREATE TABLE accounts (
-            id INTEGER PRIMARY KEY,
-            subdomain TEXT NOT NULL UNIQUE,
-            timezone TEXT NOT NULL,
-            plan TEXT NOT NULL
-        )""",
-        """CREATE TABLE users (
-            account_id INTEGER NOT NULL REFERENCES accounts (id),
-            id INTEGER NOT NULL,
-            name TEXT NOT NULL,
-            email TEXT NOT NULL,
-            email_key TEXT NOT NULL,
-            role TEXT NOT NULL,
-            password_hash TEXT,
-            avatar_url TEXT,
-            PRIMARY KEY (account_id, id),
-            UNIQUE (account_id, email_key)
-        )""",
-        """CREATE TABLE agent_groups (
-            account_id INTEGER NOT NULL REFERENCES accounts (id),
-            id INTEGER NOT NULL,
-            name TEXT NOT NULL,
-            PRIMARY KEY (account_id, id)
-        )""",
-        """CREATE TABLE memberships (
-            account_id INTEGER NOT NULL,
-            id INTEGER NOT NULL,
-            group_id INTEGER NOT NULL,
-            user_id INTEGER NOT NULL,
-            PRIMARY KEY (account_id, id),
-            UNIQUE (account_id, group_id, user_id),
-            FOREIGN KEY (account_id, group_id) REFERENCES agent_groups (account_id, id),
-            FOREIGN KEY (account_id, user_id) REFERENCES users (account_id, id)
-        )""",
-        """CREATE TABLE phone_numbers (
-            account_id INTEGER NOT NULL REFERENCES accounts (id),
-            id INTEGER NOT NULL,
-            number TEXT NOT NULL,
-            name TEXT NOT NULL,
-            PRIMARY KEY (account_id, id)
-        )""",
-        """CREATE TABLE api_tokens (
-            id INTEGER PRIMARY KEY,
-            account_id INTEGER NOT NULL,
-            user_id INTEGER NOT NULL,
-            prefix TEXT NOT NULL,
-            token_hash TEXT NOT NULL,
-            description TEXT NOT NULL,
-            FOREIGN KEY (account_id, user_id) REFERENCES users (account_id, id)
-        )""",
-        "CREATE INDEX api_tokens_prefix ON api_tokens (prefix)",
-        "CREATE INDEX api_tokens_user ON api_tokens (account_id, user_id)",
-        """CREATE TABLE events (
-            seq INTEGER PRIMARY KEY,
-            account_id INTEGER NOT NULL REFERENCES accounts (id),
-            event_id TEXT NOT NULL,
-            body TEXT NOT NULL,
-            UNIQUE (account_id, event_id)
-        )""",
-        "CREATE INDEX events_account_seq ON events (account_id, seq)",
-        """CREATE TABLE snapshots (
-            account_id INTEGER PRIMARY KEY REFERENCES accounts (id),
-            seq INTEGER NOT NULL,
-            version TEXT NOT NULL,
-            blob BLOB NOT NULL
-        )""",
-    ),
-)
-SCHEMA_VERSION: Final = len(MIGRATIONS)
+# The schema and its versions live in store/migrations (versions.py), shared with
+# the PostgreSQL store.
+SCHEMA_VERSION: Final = LATEST
 
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
@@ -147,15 +77,20 @@ def _subdomain_key(subdomain: str) -> str:
 
 
 class SQLiteStore(Store):
-    """The Store on one SQLite file (or ":memory:"); schema created or migrated on open.
+    """The Store on one SQLite file (or ":memory:"); schema created on open.
 
     Raises StoreMissing if the file does not exist and ``create`` is false, and
     StoreError if it cannot be opened, is not a talkstats database of a version this
-    code knows, or WAL mode is unavailable (e.g. on a network share).
+    code knows, or WAL mode is unavailable (e.g. on a network share). A database at an
+    older schema version is migrated only with `migrate=True` (`talkstats migrate`);
+    otherwise SchemaOutdated says what to run.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = False, migrate: bool = False
+    ) -> None:
         self.path = os.fspath(path)
+        self.schema: SchemaState | None = None
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._memory = self.path in (":memory:", "")
@@ -169,7 +104,7 @@ class SQLiteStore(Store):
         try:
             self._configure(conn)
             self._identity = self._stat()
-            self._migrate()
+            self._migrate(migrate)
             # ":memory:" is private to its connection: the writer reads too.
             self._reader = conn if self._memory else self._open()
             if self._reader is not conn:
@@ -240,22 +175,11 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot configure SQLite database {self.path!r}: {exc}") from exc
 
-    def _migrate(self) -> None:
+    def _migrate(self, migrate: bool) -> None:
         with self._write() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            row = c.execute("SELECT max(version) FROM schema_version").fetchone()
-            current = row[0] or 0
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path!r} has schema version {current}, newer than this "
-                    f"talkstats knows ({SCHEMA_VERSION}); upgrade talkstats"
-                )
-            for statements in MIGRATIONS[current:]:
-                for statement in statements:
-                    c.execute(statement)
-            if current < SCHEMA_VERSION:
-                c.execute("DELETE FROM schema_version")
-                c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            self.schema = upgrade(
+                c, "sqlite", migrate=migrate, where=repr(self.path), url=f"sqlite:///{self.path}"
+            )
 
     def pragmas(self) -> dict[str, Any]:
         """The connection's durability settings, for diagnostics and tests."""
@@ -714,3 +638,19 @@ class SQLiteStore(Store):
                     c.close()
                 except sqlite3.Error as exc:
                     raise StoreError(f"{self.path!r}: {exc}") from exc
+
+
+def read_schema_version(path: str) -> int:
+    """The file's schema version (0: no schema), opened read-only; StoreMissing if none."""
+    if path in (":memory:", ""):
+        return 0
+    if not os.path.exists(path):
+        raise StoreMissing(f"database {path!r} does not exist")
+    try:
+        conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            return read_version(conn, "sqlite")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read SQLite database {path!r}: {exc}") from exc

@@ -1,0 +1,171 @@
+"""Every schema migration of both stores, in order: the one place to add one.
+
+To change the schema, append a `Migration` at the end of `MIGRATIONS` with the next
+version number, its statements for SQLite and for PostgreSQL, and a short name. Never
+edit or reorder a migration that has been released: databases in the field already
+ran it. `talkstats migrate` applies what a database lacks; `serve` and every other
+command refuse to run on a database that lacks any of them (docs/architecture.md).
+
+Each migration runs in one transaction with the statements of its store's dialect.
+SQLite's seq is a plain INTEGER PRIMARY KEY (no AUTOINCREMENT, which costs ~10 % on
+append): seqs only ever grow because the log is append-only; never delete the newest
+row of the log, or its seq could be handed out again. PostgreSQL's seq comes from one
+identity sequence; an append takes the account's row lock before it draws seqs, so an
+account's seqs become visible in increasing order (postgres.py). PostgreSQL keeps
+event ids as UTF-8 bytes (bytea): an id may hold any character the event contract
+allows, U+0000 included, which PostgreSQL's text type refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from talkstats.store.migrations.schema import Migration
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        version=1,
+        name="accounts, reference data, credentials, the event log and snapshots",
+        sqlite=(
+            """CREATE TABLE accounts (
+                id INTEGER PRIMARY KEY,
+                subdomain TEXT NOT NULL UNIQUE,
+                timezone TEXT NOT NULL,
+                plan TEXT NOT NULL
+            )""",
+            """CREATE TABLE users (
+                account_id INTEGER NOT NULL REFERENCES accounts (id),
+                id INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                email TEXT NOT NULL,
+                email_key TEXT NOT NULL,
+                role TEXT NOT NULL,
+                password_hash TEXT,
+                avatar_url TEXT,
+                PRIMARY KEY (account_id, id),
+                UNIQUE (account_id, email_key)
+            )""",
+            """CREATE TABLE agent_groups (
+                account_id INTEGER NOT NULL REFERENCES accounts (id),
+                id INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                PRIMARY KEY (account_id, id)
+            )""",
+            """CREATE TABLE memberships (
+                account_id INTEGER NOT NULL,
+                id INTEGER NOT NULL,
+                group_id INTEGER NOT NULL,
+                user_id INTEGER NOT NULL,
+                PRIMARY KEY (account_id, id),
+                UNIQUE (account_id, group_id, user_id),
+                FOREIGN KEY (account_id, group_id) REFERENCES agent_groups (account_id, id),
+                FOREIGN KEY (account_id, user_id) REFERENCES users (account_id, id)
+            )""",
+            """CREATE TABLE phone_numbers (
+                account_id INTEGER NOT NULL REFERENCES accounts (id),
+                id INTEGER NOT NULL,
+                number TEXT NOT NULL,
+                name TEXT NOT NULL,
+                PRIMARY KEY (account_id, id)
+            )""",
+            """CREATE TABLE api_tokens (
+                id INTEGER PRIMARY KEY,
+                account_id INTEGER NOT NULL,
+                user_id INTEGER NOT NULL,
+                prefix TEXT NOT NULL,
+                token_hash TEXT NOT NULL,
+                description TEXT NOT NULL,
+                FOREIGN KEY (account_id, user_id) REFERENCES users (account_id, id)
+            )""",
+            "CREATE INDEX api_tokens_prefix ON api_tokens (prefix)",
+            "CREATE INDEX api_tokens_user ON api_tokens (account_id, user_id)",
+            """CREATE TABLE events (
+                seq INTEGER PRIMARY KEY,
+                account_id INTEGER NOT NULL REFERENCES accounts (id),
+                event_id TEXT NOT NULL,
+                body TEXT NOT NULL,
+                UNIQUE (account_id, event_id)
+            )""",
+            "CREATE INDEX events_account_seq ON events (account_id, seq)",
+            """CREATE TABLE snapshots (
+                account_id INTEGER PRIMARY KEY REFERENCES accounts (id),
+                seq INTEGER NOT NULL,
+                version TEXT NOT NULL,
+                blob BLOB NOT NULL
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE accounts (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                subdomain text NOT NULL UNIQUE,
+                timezone text NOT NULL,
+                plan text NOT NULL
+            )""",
+            """CREATE TABLE users (
+                account_id bigint NOT NULL REFERENCES accounts (id),
+                id bigint NOT NULL,
+                name text NOT NULL,
+                email text NOT NULL,
+                email_key text NOT NULL,
+                role text NOT NULL,
+                password_hash text,
+                avatar_url text,
+                PRIMARY KEY (account_id, id),
+                UNIQUE (account_id, email_key)
+            )""",
+            """CREATE TABLE agent_groups (
+                account_id bigint NOT NULL REFERENCES accounts (id),
+                id bigint NOT NULL,
+                name text NOT NULL,
+                PRIMARY KEY (account_id, id)
+            )""",
+            """CREATE TABLE memberships (
+                account_id bigint NOT NULL,
+                id bigint NOT NULL,
+                group_id bigint NOT NULL,
+                user_id bigint NOT NULL,
+                PRIMARY KEY (account_id, id),
+                UNIQUE (account_id, group_id, user_id),
+                FOREIGN KEY (account_id, group_id) REFERENCES agent_groups (account_id, id),
+                FOREIGN KEY (account_id, user_id) REFERENCES users (account_id, id)
+            )""",
+            """CREATE TABLE phone_numbers (
+                account_id bigint NOT NULL REFERENCES accounts (id),
+                id bigint NOT NULL,
+                number text NOT NULL,
+                name text NOT NULL,
+                PRIMARY KEY (account_id, id)
+            )""",
+            """CREATE TABLE api_tokens (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                account_id bigint NOT NULL,
+                user_id bigint NOT NULL,
+                prefix text NOT NULL,
+                token_hash text NOT NULL,
+                description text NOT NULL,
+                FOREIGN KEY (account_id, user_id) REFERENCES users (account_id, id)
+            )""",
+            "CREATE INDEX api_tokens_prefix ON api_tokens (prefix)",
+            "CREATE INDEX api_tokens_user ON api_tokens (account_id, user_id)",
+            # (account_id, seq) is both the key and the order a follower reads in; seq
+            # alone is unique too (one sequence), so no second index is kept for it.
+            # No foreign key to accounts: an append holds the account's row lock, which
+            # proves the account exists, and accounts are never deleted; the per-row
+            # check would halve the append rate (bench/RESULTS.md).
+            """CREATE TABLE events (
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                account_id bigint NOT NULL,
+                event_id bytea NOT NULL,
+                body text NOT NULL,
+                PRIMARY KEY (account_id, seq),
+                UNIQUE (account_id, event_id)
+            )""",
+            """CREATE TABLE snapshots (
+                account_id bigint PRIMARY KEY REFERENCES accounts (id),
+                seq bigint NOT NULL,
+                version text NOT NULL,
+                blob bytea NOT NULL
+            )""",
+        ),
+    ),
+)

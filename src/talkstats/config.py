@@ -14,11 +14,15 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Setting:
-    """One setting: its name, default and the help shown in docs and --help."""
+    """One setting: its name, default and the help shown in docs and --help.
+
+    A ``secret`` setting's value is never printed (``talkstats settings``).
+    """
 
     name: str
     default: Any
     help: str
+    secret: bool = False
 
     @property
     def env(self) -> str:
@@ -64,6 +68,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Accepted events between projection snapshots (restart replays at most this many).",
     ),
     Setting("log_level", "info", "Server log level (debug, info, warning, error)."),
+    Setting(
+        "metrics_token",
+        None,
+        "Bearer token that GET /metrics requires; without one, /metrics answers only "
+        "requests from the loopback address that no proxy forwarded.",
+        secret=True,
+    ),
+    Setting(
+        "metrics_service_level_seconds",
+        20,
+        "Service-level threshold in seconds of /metrics' talkstats_service_level_ratio "
+        "(also a bucket of the queue-wait histogram).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -85,6 +102,8 @@ class Settings:
     rate_limit_window_seconds: int = 300
     snapshot_every_events: int = 200_000
     log_level: str = "info"
+    metrics_token: str | None = None
+    metrics_service_level_seconds: int = 20
 
 
 def _convert(name: str, raw: str, like: Any) -> Any:

@@ -95,6 +95,10 @@ def test_every_operation_has_real_schemas(env: Env) -> None:
         success = [s for s in op["responses"] if s.startswith("2")]
         assert len(success) == 1, where
         response = _resolve(doc, op["responses"][success[0]])
+        if path == "/metrics":  # Prometheus' text format, with a token of its own
+            assert list(response["content"]) == ["text/plain"], where
+            assert op["security"] == [{"metricsToken": []}, {}], where
+            continue
         assert list(response["content"]) == ["application/json"], where
         schema = _resolve(doc, response["content"]["application/json"]["schema"])
         assert schema["type"] == "object" and schema["properties"], where
@@ -121,6 +125,8 @@ def test_error_statuses_follow_the_operation(env: Env) -> None:
         if path.startswith("/api/"):
             assert {"401", "403", "404", "429", "503"} <= statuses, where
             assert op["security"] == [{"basicAuth": []}, {"bearerAuth": []}], where
+        elif path == "/metrics":
+            assert {"401", "403"} <= statuses and "429" not in statuses, where
         else:
             assert op["security"] == [] and not {"401", "403", "429"} & statuses, where
         if op.get("parameters") or "requestBody" in op:

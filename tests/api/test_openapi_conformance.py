@@ -49,6 +49,7 @@ CREATES = (
     "/api/v2/channels/voice/phone_numbers",
 )
 _DEFAULTS = ChecksConfig()
+METRICS_TOKEN = "metrics-secret-for-schemathesis"
 
 
 @schemathesis.check
@@ -81,6 +82,7 @@ def _config(token: str, *, seed: int, max_examples: int) -> SchemathesisConfig:
                 "openapi": {
                     "basicAuth": {"username": ADMIN[0], "password": ADMIN[1]},
                     "bearerAuth": {"bearer": token},
+                    "metricsToken": {"bearer": METRICS_TOKEN},
                 }
             },
             "generation": {"max-examples": max_examples, "mode": "all"},
@@ -123,7 +125,12 @@ def openapi_schema(tmp_path: Path) -> Iterator[Schema]:
     services: list[Talkstats] = []
 
     def make(seed: int, max_examples: int) -> Any:
-        settings = {"default_account": "acme", "rate_limit_talk": 0, "rate_limit_queue_activity": 0}
+        settings = {
+            "default_account": "acme",
+            "rate_limit_talk": 0,
+            "rate_limit_queue_activity": 0,
+            "metrics_token": METRICS_TOKEN,
+        }
         service, _, acme, _ = build(tmp_path, settings)
         services.append(service)
         _, token = service.create_api_token(acme, user_id=1, description="schemathesis")

@@ -92,3 +92,12 @@ def test_python_dash_m_entry_point() -> None:
 def test_every_command_group_is_registered() -> None:
     assert {"serve", "settings", "account", "user", "group", "phone-number", "token",
             "ingest", "simulate", "demo"} <= set(cli.commands)  # fmt: skip
+
+
+def test_settings_never_prints_the_metrics_token() -> None:
+    env = {"TALKSTATS_METRICS_TOKEN": "do-not-print-me"}
+    result = CliRunner().invoke(cli, ["settings"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "do-not-print-me" not in result.output
+    token = result.stdout.split("\nmetrics_token\n", 1)[1].split("\n")[:3]
+    assert token[2].split() == ["current:", "(set,", "not", "shown)"]

@@ -51,12 +51,15 @@ class Server:
         *,
         args: Sequence[str] | None = None,
         cwd: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
-        """``args``: `serve`'s arguments instead of ``--port 0 --database DB ...``."""
+        """``args``: `serve`'s arguments instead of ``--port 0 --database DB ...``;
+        ``env``: TALKSTATS_* settings for the process."""
         self.database = database
         self.workdir = workdir
         self.args = list(args) if args is not None else None
         self.cwd = cwd
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.runs = 0
@@ -76,7 +79,7 @@ class Server:
                 [sys.executable, "-m", "talkstats", "serve", *args],
                 stdout=self._stdout,
                 stderr=err,
-                env=environment(),
+                env={**environment(), **self.env},
                 cwd=self.cwd,
             )
         self.url = self._await_url(out_path)

@@ -10,7 +10,16 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from ..service import Talkstats
-from . import errors, openapi, routes_admin, routes_events, routes_ops, routes_stats, routes_voice
+from . import (
+    errors,
+    openapi,
+    routes_admin,
+    routes_events,
+    routes_metrics,
+    routes_ops,
+    routes_stats,
+    routes_voice,
+)
 from .context import ApiContext
 from .gate import GateMiddleware
 from .responses import JSONResponse
@@ -51,9 +60,23 @@ def create_app(service: Talkstats) -> FastAPI:
     )
     app.state.context = ctx
     app.state.upkeep = upkeep
-    for module in (routes_stats, routes_voice, routes_events, routes_admin, routes_ops):
-        app.include_router(module.router(ctx))
+    routers = [
+        module.router(ctx)
+        for module in (
+            routes_stats,
+            routes_voice,
+            routes_events,
+            routes_admin,
+            routes_ops,
+            routes_metrics,
+        )
+    ]
+    for router in routers:
+        app.include_router(router)
     openapi.install(app, max_batch_events=service.settings.max_batch_events)
     errors.install(app)
-    app.add_middleware(GateMiddleware, service=service)
+    # Every route with its template, for the latency of requests the gate answers
+    # before routing (the app's own routes hold included routers, not their routes).
+    routes = [*app.router.routes, *(route for router in routers for route in router.routes)]
+    app.add_middleware(GateMiddleware, service=service, routes=routes)
     return app

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.responses import Response
 
 from .errors import UNAVAILABLE_RETRY_AFTER
 from .params import MAX_IDS, MAX_PER_PAGE, MAX_THRESHOLD
@@ -47,6 +48,14 @@ SECURITY_SCHEMES: dict[str, Schema] = {
         "type": "http",
         "scheme": "bearer",
         "description": "`Authorization: Bearer API_TOKEN`: an API token of the account.",
+    },
+    "metricsToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": (
+            "GET /metrics only: `Authorization: Bearer METRICS_TOKEN`, the `metrics_token` "
+            "setting. Without that setting, /metrics answers local requests only."
+        ),
     },
 }
 _SECURITY: list[dict[str, list[str]]] = [{"basicAuth": []}, {"bearerAuth": []}]
@@ -91,6 +100,15 @@ def _error_response(description: str, schema: str, *headers: str) -> Schema:
 
 # Responses an operation names for itself (``operation(errors={503: "NotReady"})``).
 OWN_RESPONSES: dict[str, Schema] = {
+    "MetricsUnauthorized": _error_response(
+        "metrics_token is set and the request does not carry it as a Bearer token.",
+        "MetricsUnauthorizedError",
+        "WWW-Authenticate",
+    ),
+    "MetricsForbidden": _error_response(
+        "No metrics_token is set, and the request is not a local one (or a proxy forwarded it).",
+        "ForbiddenError",
+    ),
     "NotReady": _error_response(
         "Not ready: the store cannot be reached (`status: unavailable`), or accounts are "
         "still loading their statistics (`status: loading`, with their progress).",
@@ -333,6 +351,30 @@ def operation(
     if access != "public":  # Zendesk's "Allowed for": the roles the 403 leaves in
         extra["x-allowed-for"] = ["agent", "admin"] if access == "agent" else ["admin"]
     return {"responses": responses, "openapi_extra": extra}
+
+
+def metrics_operation(description: str) -> dict[str, Any]:
+    """Decorator keywords of GET /metrics: Prometheus text, its own token, no tenant."""
+    return {
+        "response_class": Response,
+        "responses": {
+            200: {
+                "description": description,
+                "content": {
+                    "text/plain": {
+                        "schema": {
+                            "type": "string",
+                            "description": "The Prometheus text format 0.0.4 (OpenMetrics 1.0 "
+                            "when the Accept header asks for application/openmetrics-text).",
+                        }
+                    }
+                },
+            },
+            401: {"$ref": "#/components/responses/MetricsUnauthorized"},
+            403: {"$ref": "#/components/responses/MetricsForbidden"},
+        },
+        "openapi_extra": {"security": [{"metricsToken": []}, {}]},
+    }
 
 
 # --- the document ----------------------------------------------------------------------

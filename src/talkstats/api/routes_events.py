@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from ..domain.reasons import MALFORMED
 from ..service import BatchOutcome, EventOutcome
 from .auth import Caller, dependencies
 from .bodies import read_json
@@ -90,6 +91,8 @@ def router(ctx: ApiContext) -> APIRouter:
             if objs
             else BatchOutcome([], 0, 0, 0)
         )
+        if len(objs) < len(items):  # NDJSON lines that are not JSON: rejected here
+            service.telemetry.rejected(account.subdomain, MALFORMED, len(items) - len(objs))
         return json_response(_merge(items, outcome))
 
     return r

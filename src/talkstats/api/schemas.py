@@ -416,6 +416,7 @@ def _error(codes: Iterable[str], *, description: bool = True, details: bool = Fa
 ERRORS: dict[str, Schema] = {
     "BadRequestError": _error(("InvalidValue", "TooManyValues")),
     "UnauthorizedError": _error(("Couldn't authenticate you",), description=False),
+    "MetricsUnauthorizedError": _error(("Couldn't authenticate you",)),
     "ForbiddenError": _error(("Forbidden",)),
     "NotFoundError": _error(("RecordNotFound",)),
     "PayloadTooLargeError": _error(("PayloadTooLarge",)),

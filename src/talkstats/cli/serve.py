@@ -92,6 +92,13 @@ def serve(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from talkstats.api.params import MAX_THRESHOLD
+
+    if not 0 <= settings.metrics_service_level_seconds <= MAX_THRESHOLD:
+        raise click.ClickException(
+            "metrics_service_level_seconds must be 0 to "
+            f"{MAX_THRESHOLD} seconds, got {settings.metrics_service_level_seconds}"
+        )
     service = compose(settings)
     try:
         run_server(service, settings)
@@ -189,7 +196,9 @@ def settings_command() -> None:
         click.echo(setting.name)
         click.echo(f"  env:      {setting.env}")
         click.echo(f"  default:  {_show(setting.default)}")
-        click.echo(f"  current:  {_show(getattr(current, setting.name))}")
+        value = getattr(current, setting.name)
+        shown = "(set, not shown)" if setting.secret and value is not None else _show(value)
+        click.echo(f"  current:  {shown}")
         click.echo(f"  help:     {setting.help}")
 
 

@@ -3,12 +3,14 @@
 - ``talkstats.py``: ``Talkstats``, the one object the API and the CLI use;
 - ``runtimes.py``: projections in memory (loading, following the log, snapshots);
 - ``ingest.py``: a batch validated, appended and acknowledged, atomically per event;
-- ``outcomes.py``: what ingestion answers, and the service's errors.
+- ``outcomes.py``: what ingestion answers, and the service's errors;
+- ``telemetry.py``: the service's own health (batches, requests, store failures).
 """
 
 from talkstats.service.outcomes import BatchOutcome, EventOutcome, Loading, Unavailable
 from talkstats.service.runtimes import AGENT_ROLES, SNAPSHOT_FORMAT, LoadProgress, Snapshot
 from talkstats.service.talkstats import Talkstats
+from talkstats.service.telemetry import Telemetry
 
 __all__ = [
     "AGENT_ROLES",
@@ -19,5 +21,6 @@ __all__ = [
     "Loading",
     "Snapshot",
     "Talkstats",
+    "Telemetry",
     "Unavailable",
 ]

@@ -24,6 +24,8 @@ import orjson
 
 from talkstats.domain.events import Event, EventRejected, parse_event
 from talkstats.domain.projection import AccountProjection
+from talkstats.domain.reasons import ID_CONFLICT, MALFORMED, rule_broken
+from talkstats.domain.reasons import INTERNAL_ERROR as INTERNAL_FAILURE
 from talkstats.store.base import Account, StaleLog, Store, StoreError, StoreLost
 
 from .outcomes import BatchOutcome, EventOutcome, Unavailable
@@ -97,14 +99,15 @@ class _Batch:
             raise Unavailable("the event log cannot be read right now; retry later") from exc
         in_batch: dict[str, Event] = {}
         results: list[EventOutcome] = []
-        accepted = duplicates = rejected = 0
+        accepted = duplicates = 0
+        reasons: dict[str, int] = {}  # rejections by class (domain/reasons.py)
         projection = self.runtime.projection
         for index, item in enumerate(parsed):
             if isinstance(item, EventRejected):
                 results.append(
                     EventOutcome(index, item.event_id, "rejected", item.message, item.field)
                 )
-                rejected += 1
+                _tally(reasons, INTERNAL_FAILURE if item.reason == INTERNAL_ERROR else MALFORMED)
                 continue
             earlier: Event | None = in_batch.get(item.id)
             if earlier is None and item.id in stored:
@@ -119,14 +122,14 @@ class _Batch:
                         "with different content"
                     )
                     results.append(EventOutcome(index, item.id, "rejected", message, "id"))
-                    rejected += 1
+                    _tally(reasons, ID_CONFLICT)
                 continue
             try:
                 body = _body(self.objs[index])
                 projection.apply(item, self.server_now)
             except EventRejected as exc:
                 results.append(EventOutcome(index, item.id, "rejected", exc.message, exc.field))
-                rejected += 1
+                _tally(reasons, rule_broken(exc))
                 continue
             except Exception:
                 log.exception(
@@ -134,7 +137,7 @@ class _Batch:
                 )
                 message = f"event {item.id!r}: {INTERNAL_ERROR}"
                 results.append(EventOutcome(index, item.id, "rejected", message, None))
-                rejected += 1
+                _tally(reasons, INTERNAL_FAILURE)
                 projection = self._recover()
                 continue
             in_batch[item.id] = item
@@ -142,7 +145,7 @@ class _Batch:
             results.append(EventOutcome(index, item.id, "accepted"))
             accepted += 1
         self._append()
-        return BatchOutcome(results, accepted, duplicates, rejected)
+        return BatchOutcome(results, accepted, duplicates, sum(reasons.values()), reasons)
 
     def _recover(self) -> AccountProjection:
         """Store what was accepted so far, then rebuild the projection from the log."""
@@ -175,6 +178,10 @@ class _Batch:
             raise
         runtime.seq = seq
         runtime.folded += len(rows)
+
+
+def _tally(counts: dict[str, int], reason: str) -> None:
+    counts[reason] = counts.get(reason, 0) + 1
 
 
 def _stored_event(body: str) -> Event | None:

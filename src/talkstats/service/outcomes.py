@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Unavailable(Exception):
@@ -36,9 +36,13 @@ class EventOutcome:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """Every event's outcome, in order, and the counts."""
+    """Every event's outcome, in order, and the counts.
+
+    ``rejected_by_reason`` files the rejections under domain/reasons.py's classes.
+    """
 
     results: list[EventOutcome]
     accepted: int
     duplicates: int
     rejected: int
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)

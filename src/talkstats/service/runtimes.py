@@ -95,6 +95,10 @@ class Runtime:
     snapshot_folded: int = 0  # `folded` when the newest saved snapshot was taken
     snapshot_retry_at: float = float("-inf")
     snapshot_backoff: float = SNAPSHOT_RETRY_FIRST
+    # monotonic time of the newest snapshot saved by this process, or of the load
+    # before any (/metrics: talkstats_snapshot_age_seconds)
+    snapshot_at: float = 0.0
+    load_seconds: float = 0.0  # how long building this runtime took
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,7 @@ class Runtimes:
         """A new account has an empty log: its projection is ready at once."""
         runtime = Runtime(AccountProjection(account.timezone, self.directory(account)))
         runtime.reference = self.store.reference_version(account.id)
+        runtime.snapshot_at = self.monotonic()
         self._loaded[account.id] = runtime
         return runtime
 
@@ -154,10 +159,13 @@ class Runtimes:
         if runtime is not None:
             return runtime
         progress = self._loading.setdefault(account.id, LoadProgress(account.subdomain))
+        began = self.monotonic()
         try:
             runtime = self._build(account, progress)
         finally:
             self._loading.pop(account.id, None)
+        runtime.snapshot_at = self.monotonic()
+        runtime.load_seconds = runtime.snapshot_at - began
         self._loaded[account.id] = runtime
         return runtime
 
@@ -314,6 +322,7 @@ class Runtimes:
             return False
         if runtime is not None:
             runtime.snapshot_folded = max(runtime.snapshot_folded, snapshot.folded)
+            runtime.snapshot_at = self.monotonic()
             runtime.snapshot_backoff = SNAPSHOT_RETRY_FIRST
             runtime.snapshot_retry_at = float("-inf")
         return True

@@ -39,8 +39,9 @@ from talkstats.store.base import (
 )
 
 from . import ingest as ingestion
-from .outcomes import BatchOutcome, Loading
+from .outcomes import BatchOutcome, Loading, Unavailable
 from .runtimes import AGENT_ROLES, LoadProgress, Runtimes, Snapshot
+from .telemetry import Telemetry
 
 log = logging.getLogger("talkstats")
 
@@ -80,12 +81,15 @@ class Talkstats:
         clock: Clock,
         monotonic: Monotonic,
         hasher: PasswordHasher | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
         self.monotonic = monotonic
         self.hasher = hasher
+        # the service's own health, counted per batch and per failure (/metrics)
+        self.telemetry = Telemetry() if telemetry is None else telemetry
         self.authenticator = Authenticator(store, hasher=hasher)
         limits = {
             TALK: settings.rate_limit_talk or None,
@@ -144,6 +148,10 @@ class Talkstats:
         self._accounts_loaded_at = self.monotonic()
         return accounts
 
+    def known_accounts(self) -> list[Account]:
+        """Every account as last read from the store, by id; never touches the store."""
+        return sorted(self._accounts.values(), key=lambda a: a.id)
+
     def account(self, subdomain: str) -> Account | None:
         """The account with this subdomain (cached; the store is asked at most once a second)."""
         found = self._accounts.get(subdomain)
@@ -201,7 +209,8 @@ class Talkstats:
 
     def load(self, account: Account) -> None:
         """Build the account's projection from its snapshot and log (off the event loop)."""
-        self.runtimes.load(account)
+        with self._counting_store_errors("load"):
+            self.runtimes.load(account)
 
     def loading(self) -> list[LoadProgress]:
         """The accounts whose projections are being built right now."""
@@ -209,11 +218,13 @@ class Talkstats:
 
     def behind(self, account: Account) -> bool:
         """Whether another process wrote events or reference data this one lacks."""
-        return self.runtimes.behind(account)
+        with self._counting_store_errors("follow"):
+            return self.runtimes.behind(account)
 
     def follow(self, account: Account) -> bool:
         """Fold what other processes wrote into the account's projection."""
-        return self.runtimes.follow(account)
+        with self._counting_store_errors("follow"):
+            return self.runtimes.follow(account)
 
     def now(self, account: Account) -> int:
         """*now* for the account's statistics: the clock, or its latest event if later."""
@@ -230,12 +241,15 @@ class Talkstats:
 
     def save_snapshot(self, account: Account, snapshot: Snapshot) -> bool:
         """Store a taken snapshot (no lock needed); failures are logged, never raised."""
-        return self.runtimes.save_snapshot(account, snapshot)
+        saved = self.runtimes.save_snapshot(account, snapshot)
+        if not saved:
+            self.telemetry.database_error("snapshot")
+        return saved
 
     def snapshot(self, account: Account) -> bool:
         """Take and save a snapshot now, if anything changed since the last one."""
         taken = self.runtimes.take_snapshot(account)
-        return taken is not None and self.runtimes.save_snapshot(account, taken)
+        return taken is not None and self.save_snapshot(account, taken)
 
     def snapshot_all(self) -> None:
         for account in self.store.list_accounts():
@@ -256,10 +270,19 @@ class Talkstats:
         """StoreError (StoreLost, logged loudly once) unless the store is usable."""
         try:
             self.store.check()
-        except StoreLost as exc:
-            if not self._store_lost_logged:
+        except StoreError as exc:
+            self.telemetry.database_error("check")
+            if isinstance(exc, StoreLost) and not self._store_lost_logged:
                 self._store_lost_logged = True
                 log.critical("%s: every write now fails until talkstats is restarted", exc)
+            raise
+
+    @contextmanager
+    def _counting_store_errors(self, operation: str) -> Iterator[None]:
+        try:
+            yield
+        except StoreError:
+            self.telemetry.database_error(operation)
             raise
 
     # --- reference data ---------------------------------------------------------------------
@@ -343,7 +366,20 @@ class Talkstats:
         Raises Unavailable, with nothing acknowledged, when the store cannot be used.
         An unexpected failure of one event rejects that event only (ingest.py).
         """
-        outcome = ingestion.ingest(self.runtimes, account, objs, self.clock())
+        started = self.monotonic()
+        try:
+            outcome = ingestion.ingest(self.runtimes, account, objs, self.clock())
+        except Unavailable as exc:
+            if exc.__cause__ is not None:  # the store failed (not: the log kept moving)
+                self.telemetry.database_error("ingest")
+            raise
+        self.telemetry.batch(
+            account.subdomain,
+            outcome.accepted,
+            outcome.duplicates,
+            outcome.rejected_by_reason,
+            self.monotonic() - started,
+        )
         if self.inline_snapshots and self.runtimes.snapshot_due(account.id):
             self.snapshot(account)
         return outcome

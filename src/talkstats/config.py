@@ -62,6 +62,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Accepted events between projection snapshots (restart replays at most this many).",
     ),
     Setting("log_level", "info", "Server log level (debug, info, warning, error)."),
+    Setting(
+        "wallboard_session_hours",
+        12,
+        "How long a wallboard sign-in lasts before the screen asks for the password again.",
+    ),
+    Setting(
+        "wallboard_display_days",
+        30,
+        "How long a screen opened by a display link stays signed in without being used "
+        "(renewed while it is on).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -83,6 +94,8 @@ class Settings:
     rate_limit_window_seconds: int = 300
     snapshot_every_events: int = 200_000
     log_level: str = "info"
+    wallboard_session_hours: int = 12
+    wallboard_display_days: int = 30
 
 
 def _convert(name: str, raw: str, like: Any) -> Any:

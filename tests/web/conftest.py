@@ -18,6 +18,7 @@ import pytest
 from talkstats.service import Talkstats
 from talkstats.store import Account
 from talkstats.web.app import create_app
+from talkstats.web.live import Pause
 from tests.api.conftest import ADMIN, AGENT, END_USER, Client, FakeClock, basic, build
 
 BASE = "http://acme.talkstats.test"
@@ -48,14 +49,16 @@ class Web:
 def make_web(tmp_path: Path) -> Iterator[Callable[..., Web]]:
     opened: list[tuple[Client, Talkstats]] = []
 
-    def make(base: str = BASE, path: Path | None = None, **settings: Any) -> Web:
+    def make(
+        base: str = BASE, path: Path | None = None, pause: Pause | None = None, **settings: Any
+    ) -> Web:
         where = path or tmp_path / f"web{len(opened)}"
         where.mkdir(exist_ok=True)
         if (where / "talkstats.db").exists():
             service, clock, acme = reopen(where, settings)
         else:
             service, clock, acme, _ = build(where, settings)
-        client = Client(create_app(service), base)
+        client = Client(create_app(service, pause=pause), base)
         opened.append((client, service))
         return Web(client, service, clock, acme)
 

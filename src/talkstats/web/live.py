@@ -81,13 +81,17 @@ class Subscriber:
         self.offer("end", frame("end", {"reason": reason}))
         self.ended = True
 
+    def take(self) -> list[tuple[str, bytes]]:
+        """The frames waiting to be written, oldest kind first, and forget them."""
+        pending, self._slots = self._slots, {}
+        self._wake.clear()
+        return list(pending.items())
+
     async def frames(self) -> AsyncIterator[bytes]:
         """Frames as they come, until the subscriber is ended."""
         while True:
             await self._wake.wait()
-            self._wake.clear()
-            pending, self._slots = self._slots, {}
-            for kind, data in pending.items():
+            for kind, data in self.take():
                 yield data
                 if kind == "end":
                     return

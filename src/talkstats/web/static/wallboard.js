@@ -368,6 +368,7 @@
     const zone = timeline.timezone;
     const bars = (factor) => uPlot.paths.bars({ size: [factor, 60], align: 0 });
     const rem = parseFloat(getComputedStyle(document.documentElement).fontSize);
+    const counts = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
     const axis = {
       stroke: css("--muted"),
       font: `${Math.round(rem)}px system-ui, sans-serif`,
@@ -381,8 +382,14 @@
       scales: { x: { time: true, range: [start, start + 86400] }, y: { range: (u, min, max) => [0, Math.max(4, max)] } },
       axes: [
         Object.assign({}, axis, { values: (u, ticks) => ticks.map((t) => uPlot.fmtDate("{HH}:{mm}")(uPlot.tzDate(new Date(t * 1e3), zone))) }),
-        Object.assign({}, axis, { scale: "y", size: rem * 3.5 }),
-        Object.assign({}, axis, { scale: "waiting", side: 1, grid: { show: false }, size: rem * 3.5 }),
+        Object.assign({}, axis, { scale: "y", size: rem * 3.5, incrs: counts }),
+        Object.assign({}, axis, {
+          scale: "waiting",
+          side: 1,
+          grid: { show: false },
+          size: rem * 3.5,
+          incrs: counts,
+        }),
       ],
       series: [
         {},
@@ -412,10 +419,11 @@
     );
   }
 
-  window.addEventListener("resize", () => {
+  // the banner coming and going, or another window size: fit the chart and the table
+  new ResizeObserver(() => {
     if (chart) chart.setSize(chartSize());
     if (board) renderAgents();
-  });
+  }).observe($("#chart"));
 
   // --- header -----------------------------------------------------------------------------
 
@@ -560,7 +568,8 @@
 
   setInterval(() => {
     showBanner();
-    if (board) {
+    if (board && connected) {
+      // times count on between updates; while the server is away they stand still
       const wait = longestWait();
       tile("longest_wait", wait, clock(wait), "", above(wait, colors.longest_wait));
       for (const tr of document.querySelectorAll("#agents tbody tr")) {

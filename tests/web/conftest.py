@@ -3,10 +3,14 @@
 The account ``acme`` of tests/api/conftest.py (agents 2 and 3, an end user 4, phone
 numbers 10 and 20, groups 100 and 200); requests go to ``http://acme.talkstats.test``
 with this server's own Origin on every POST, as a browser sends it.
+
+``@pytest.mark.slow`` tests here (the asset build, which needs the npm registry) run
+only when asked for: ``-m slow`` or ``TALKSTATS_SLOW=1``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +27,15 @@ from tests.api.conftest import ADMIN, AGENT, END_USER, Client, FakeClock, basic,
 
 BASE = "http://acme.talkstats.test"
 ORIGIN = {"Origin": BASE}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "slow" in (config.getoption("markexpr") or "") or os.environ.get("TALKSTATS_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or TALKSTATS_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords and "tests/web" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(skip)
 
 
 @dataclass

@@ -107,6 +107,10 @@
     source = new EventSource(config.stream, { withCredentials: true });
     source.addEventListener("board", (event) => {
       board = JSON.parse(event.data);
+      const columns = board.agents.columns;
+      board.agents.table = board.agents.rows.map((values) =>
+        Object.fromEntries(columns.map((name, i) => [name, values[i]])),
+      );
       contact(board.now);
       render();
     });

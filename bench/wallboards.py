@@ -38,7 +38,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -156,7 +155,9 @@ async def watch(host: str, port: int, cookie: str, screen: Screen, stop: asyncio
         writer.close()
 
 
-def post_events(url: str, number: int, rate: int, seconds: float, tag: str) -> list[tuple[float, int]]:
+def post_events(
+    url: str, number: int, rate: int, seconds: float, tag: str
+) -> list[tuple[float, int]]:
     """Post ``rate`` events a second for ``seconds``; (acknowledged at, calls posted so far)."""
     session = requests.Session()
     session.auth = ADMIN
@@ -266,7 +267,9 @@ async def measure(args: argparse.Namespace) -> tuple[list[Figure], list[str]]:
         # (3) the load with every screen open
         before = [(s.boards, s.bytes) for s in screens]
         cpu0, w0 = server.cpu_seconds(), time.monotonic()
-        acks = await asyncio.to_thread(post_events, server.url, number, args.rate, args.seconds, "load")
+        acks = await asyncio.to_thread(
+            post_events, server.url, number, args.rate, args.seconds, "load"
+        )
         load_wall = time.monotonic() - w0
         load_cpu = (server.cpu_seconds() - cpu0) / load_wall
         await asyncio.sleep(2)  # the last updates arrive
@@ -278,7 +281,9 @@ async def measure(args: argparse.Namespace) -> tuple[list[Figure], list[str]]:
         for screen in screens[:PROBES]:
             for acked, posted in acks:
                 want = base_calls + posted
-                shown = next((at for at, calls in screen.seen if calls >= want and at >= acked), None)
+                shown = next(
+                    (at for at, calls in screen.seen if calls >= want and at >= acked), None
+                )
                 if shown is not None:
                     latencies.append(shown - acked)
         latencies.sort()
@@ -289,22 +294,46 @@ async def measure(args: argparse.Namespace) -> tuple[list[Figure], list[str]]:
         n = args.screens
         figures = [
             Figure(f"{n:,} screens: all connected and showing numbers", connect_seconds, "s"),
-            Figure(f"server RSS with {n:,} screens open", rss_screens, "MiB",
-                   note=f"{rss_before:.0f} MiB before: {(rss_screens - rss_before) * 1024 / n:.1f} KiB a screen"),  # fmt: skip
-            Figure(f"idle, {n:,} screens: server CPU", idle_cpu * 100, "% of a core",
-                   note=f"{idle_frames / idle_wall:.2f} frames a second per screen (heartbeats)"),  # fmt: skip
+            Figure(
+                f"server RSS with {n:,} screens open",
+                rss_screens,
+                "MiB",
+                note=f"{rss_before:.0f} MiB before: {(rss_screens - rss_before) * 1024 / n:.1f} KiB a screen",
+            ),  # fmt: skip
+            Figure(
+                f"idle, {n:,} screens: server CPU",
+                idle_cpu * 100,
+                "% of a core",
+                note=f"{idle_frames / idle_wall:.2f} frames a second per screen (heartbeats)",
+            ),  # fmt: skip
             Figure(f"{args.rate} events/s, no screen: server CPU", base_cpu * 100, "% of a core"),
-            Figure(f"{args.rate} events/s, {n:,} screens: server CPU", load_cpu * 100, "% of a core",
-                   note=f"the screens' share: {(load_cpu - base_cpu) * 100:.0f} % of a core"),  # fmt: skip
-            Figure(f"{args.rate} events/s, {n:,} screens: updates per screen per second",
-                   statistics.mean(updates), "", "<= 4", max(updates) <= 4.2,
-                   note=f"max {max(updates):.2f}; {statistics.mean(sent) / 1024:.1f} KiB/s per screen"),  # fmt: skip
-            Figure(f"{args.rate} events/s, {n:,} screens: acknowledged -> on screen, p50",
-                   1000 * latencies[len(latencies) // 2], "ms"),  # fmt: skip
-            Figure(f"{args.rate} events/s, {n:,} screens: acknowledged -> on screen, p99 / max",
-                   1000 * latencies[int(len(latencies) * 0.99)], "ms", "< 1000",
-                   latencies[int(len(latencies) * 0.99)] < 1.0,
-                   note=f"max {1000 * latencies[-1]:.0f} ms; {len(latencies)} samples on {PROBES} probe screens"),  # fmt: skip
+            Figure(
+                f"{args.rate} events/s, {n:,} screens: server CPU",
+                load_cpu * 100,
+                "% of a core",
+                note=f"the screens' share: {(load_cpu - base_cpu) * 100:.0f} % of a core",
+            ),  # fmt: skip
+            Figure(
+                f"{args.rate} events/s, {n:,} screens: updates per screen per second",
+                statistics.mean(updates),
+                "",
+                "<= 4",
+                max(updates) <= 4.2,
+                note=f"max {max(updates):.2f}; {statistics.mean(sent) / 1024:.1f} KiB/s per screen",
+            ),  # fmt: skip
+            Figure(
+                f"{args.rate} events/s, {n:,} screens: acknowledged -> on screen, p50",
+                1000 * latencies[len(latencies) // 2],
+                "ms",
+            ),  # fmt: skip
+            Figure(
+                f"{args.rate} events/s, {n:,} screens: acknowledged -> on screen, p99 / max",
+                1000 * latencies[int(len(latencies) * 0.99)],
+                "ms",
+                "< 1000",
+                latencies[int(len(latencies) * 0.99)] < 1.0,
+                note=f"max {1000 * latencies[-1]:.0f} ms; {len(latencies)} samples on {PROBES} probe screens",
+            ),  # fmt: skip
         ]
     finally:
         server.process.terminate()

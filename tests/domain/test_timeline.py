@@ -267,7 +267,7 @@ def test_simulated_traffic_is_realistic_enough_to_mean_something() -> None:
     assert totals["answered"] > totals["offered"] // 2
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(streams())
 def test_hypothesis_streams_equal_brute_force(stream: Stream) -> None:
     p = stream.projection()

@@ -149,12 +149,18 @@ class Feed:
             subscriber.offer(kind, data)
 
     async def run(self) -> None:
+        logged = float("-inf")
         try:
             while self.subscribers:
                 try:
                     await self.step()
-                except StoreError as exc:  # the store is down: screens keep their numbers
-                    log.warning("wallboard of account %s: %s", self.account.id, exc)
+                except Exception as exc:  # the store is down, the account is loading...
+                    # screens keep their numbers (their banner ages them); say it once a minute
+                    mono = self.hub.service.monotonic()
+                    if mono - logged >= 60:
+                        logged = mono
+                        level = logging.WARNING if isinstance(exc, StoreError) else logging.ERROR
+                        log.log(level, "wallboard of account %s: %r", self.account.id, exc)
                 await self.hub.pause(self.hub.period)
         finally:
             self.hub.feeds.pop((self.account.id, self.filters), None)

@@ -185,9 +185,20 @@
       shown.appendChild(small);
     }
     shown.dataset.value = value === null ? "" : String(value);
+    fit(shown);
     element.querySelector(".detail").textContent = detail || "";
     element.classList.toggle("amber", level === "amber");
     element.classList.toggle("red", level === "red");
+  }
+
+  // a long number (an hour's wait: 1:02:05) shrinks to fit its tile rather than spill over
+  function fit(element) {
+    element.style.fontSize = "";
+    let size = parseFloat(getComputedStyle(element).fontSize);
+    while (element.scrollWidth > element.clientWidth && size > 16) {
+      size *= 0.9;
+      element.style.fontSize = `${size}px`;
+    }
   }
 
   function above(value, limits) {
@@ -383,7 +394,7 @@
       legend: { show: false },
       cursor: { show: false },
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), zone),
-      scales: { x: { time: true, range: [start, start + 86400] }, y: { range: (u, min, max) => [0, Math.max(4, max)] } },
+      scales: { x: { time: true, range: [start, start + 86400] }, y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] } },
       axes: [
         Object.assign({}, axis, { values: (u, ticks) => ticks.map((t) => uPlot.fmtDate("{HH}:{mm}")(uPlot.tzDate(new Date(t * 1e3), zone))) }),
         Object.assign({}, axis, { scale: "y", size: rem * 3.5, incrs: counts }),
@@ -403,7 +414,7 @@
         { label: T["chart.waiting"], scale: "waiting", stroke: css("--waiting"), width: 3, paths: uPlot.paths.stepped({ align: 1 }), points: { show: false } },
       ],
     });
-    options.scales.waiting = { range: (u, min, max) => [0, Math.max(4, max)] };
+    options.scales.waiting = { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] };
     chart = new uPlot(options, data, $("#chart"));
     const legend = $("#legend");
     legend.replaceChildren(

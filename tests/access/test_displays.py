@@ -17,7 +17,7 @@ CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, hash_len=16, s
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "talkstats.db")
+    opened = SQLiteStore(tmp_path / "talkstats.db", create=True)
     yield opened
     opened.close()
 

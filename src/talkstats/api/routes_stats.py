@@ -163,8 +163,9 @@ def router(ctx: ApiContext) -> APIRouter:
         minutes = params.interval(q.get("interval"))
         ids = params.id_list("phone_number_ids", q.get("phone_number_ids"))
         day = params.day(q.get("date"))
-        async with ctx.lock:
-            p = service.projection(caller.account)
+        account = caller.account
+        async with ctx.lock(account.id):
+            p = ctx.projection(account)
             body = stats.timeline(
                 p,
                 p.effective_now(service.clock()),

@@ -36,11 +36,7 @@ def create_app(service: Talkstats, *, pause: Pause | None = None) -> FastAPI:
     ctx: ApiContext = app.state.context
     signer = SessionSigner(service.store.server_secret(SECRET_NAME, secrets.token_bytes(32)))
     links = DisplayLinks(service.store, hasher=service.hasher)
-    hub = (
-        Hub(service, ctx.lock, links)
-        if pause is None
-        else Hub(service, ctx.lock, links, pause=pause)
-    )
+    hub = Hub(ctx, links) if pause is None else Hub(ctx, links, pause=pause)
     app.state.wallboard = hub
     app.include_router(routes.router(ctx, SessionCookies(service, signer), links, hub))
     app.mount("/wallboard/static", StaticFiles(directory=STATIC), name="wallboard-static")

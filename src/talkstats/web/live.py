@@ -29,8 +29,9 @@ from starlette.concurrency import run_in_threadpool
 
 from ..access.displays import DisplayLinks
 from ..access.sessions import DISPLAY, Session
+from ..api.context import ApiContext
+from ..api.errors import ServiceUnavailable
 from ..domain import board
-from ..service import Talkstats
 from ..store.base import Account, StoreError
 
 log = logging.getLogger("talkstats.web")
@@ -154,7 +155,9 @@ class Feed:
             while self.subscribers:
                 try:
                     await self.step()
-                except Exception as exc:  # the store is down, the account is loading...
+                except ServiceUnavailable:
+                    pass  # the account is loading: screens keep waiting for their first board
+                except Exception as exc:  # the store is down, a bug...
                     # screens keep their numbers (their banner ages them); say it once a minute
                     mono = self.hub.service.monotonic()
                     if mono - logged >= 60:
@@ -168,8 +171,8 @@ class Feed:
     async def step(self) -> None:
         hub = self.hub
         mono = hub.service.monotonic()
-        async with hub.lock:
-            p = hub.service.projection(self.account)
+        async with hub.ctx.lock(self.account.id):
+            p = hub.ctx.projection(self.account)
             directory = p.directory
             marker = (
                 p.event_count,
@@ -233,8 +236,7 @@ class Hub:
 
     def __init__(
         self,
-        service: Talkstats,
-        lock: asyncio.Lock,
+        ctx: ApiContext,
         links: DisplayLinks,
         *,
         pause: Pause = asyncio.sleep,
@@ -243,8 +245,8 @@ class Hub:
         timeline_every: float = TIMELINE_EVERY,
         link_check: float = LINK_CHECK,
     ) -> None:
-        self.service = service
-        self.lock = lock
+        self.ctx = ctx
+        self.service = ctx.service
         self.links = links
         self.pause = pause
         self.period = period

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
+from collections.abc import MutableSequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,6 +46,17 @@ def bucket_count(day_start: int, day_end: int) -> int:
     return -(-(day_end - day_start) // BASE_NS)
 
 
+Column = MutableSequence[int]  # a list while its day is written to, an array once frozen
+
+
+def _frozen(column: Column, code: str) -> Column:
+    return column if isinstance(column, array) else array(code, column)
+
+
+def _thawed(column: Column) -> Column:
+    return column.tolist() if isinstance(column, array) else column
+
+
 class Waiting:
     """Callers waiting over one day, per base bucket, relative to each bucket's opening.
 
@@ -54,58 +66,71 @@ class Waiting:
     same highest level, not counting the bucket's last changed instant, and ``last[k]``
     that instant: together they let a change at or after the last instant be folded
     in O(1).
+
+    Columns are lists while the day is written to (three times faster to update than
+    arrays) and arrays once it is past (``freeze``: a third of the memory).
     """
 
     __slots__ = ("start", "net", "high", "lead", "last")
+    CODES = (("net", "i"), ("high", "i"), ("lead", "i"), ("last", "q"))
 
     def __init__(self, start: int, buckets: int) -> None:
         self.start = start
-        zeros = bytes(4 * buckets)
-        self.net = array("i", zeros)
-        self.high = array("i", zeros)
-        self.lead = array("i", zeros)
-        self.last = array("q", [_NO_INSTANT]) * buckets
+        self.net: Column = [0] * buckets
+        self.high: Column = [0] * buckets
+        self.lead: Column = [0] * buckets
+        self.last: Column = [_NO_INSTANT] * buckets
 
-    def __getstate__(self) -> tuple[int, bytes, bytes, bytes, bytes]:
-        return (
-            self.start,
-            self.net.tobytes(),
-            self.high.tobytes(),
-            self.lead.tobytes(),
-            self.last.tobytes(),
-        )
+    def freeze(self) -> None:
+        for name, code in self.CODES:
+            setattr(self, name, _frozen(getattr(self, name), code))
 
-    def __setstate__(self, state: tuple[int, bytes, bytes, bytes, bytes]) -> None:
-        self.start = state[0]
-        self.net, self.high, self.lead = array("i"), array("i"), array("i")
-        self.last = array("q")
-        self.net.frombytes(state[1])
-        self.high.frombytes(state[2])
-        self.lead.frombytes(state[3])
-        self.last.frombytes(state[4])
+    def thaw(self) -> None:
+        for name, _ in self.CODES:
+            setattr(self, name, _thawed(getattr(self, name)))
 
-    def changed(self, instant: int, delta: int, source: PeakTimeline) -> None:
-        """Fold a change of ``delta`` callers at ``instant``; ``source`` already has it.
+    def __getstate__(self) -> tuple[object, ...]:
+        columns = (_frozen(getattr(self, name), code) for name, code in self.CODES)
+        return (self.start, *(bytes(memoryview(c)) for c in columns))  # type: ignore[arg-type]
 
-        ``source`` is the day's timeline of the same callers (the projection's
-        PeakTimeline), used only when the change lands before the bucket's last change.
-        """
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        start, *blobs = state
+        assert isinstance(start, int)
+        self.start = start
+        for (name, code), blob in zip(self.CODES, blobs, strict=True):
+            column = array(code)
+            column.frombytes(blob)  # type: ignore[arg-type]
+            setattr(self, name, column)
+
+    def changed(self, instant: int, delta: int) -> bool:
+        """Fold a change of ``delta`` callers at ``instant`` in O(1), if it comes at or
+        after the bucket's last change; False if it lands before (then ``recompute``)."""
         k = (instant - self.start) // BASE_NS
         last = self.last[k]
         if instant > last:  # the bucket's first changed instant, or a later one
+            net = self.net[k]
             if last == _NO_INSTANT:
-                bucket_start = self.start + k * BASE_NS
-                self.lead[k] = 0 if instant > bucket_start else _NO_LEVEL
+                lead = 0 if instant > self.start + k * BASE_NS else _NO_LEVEL
             else:
-                self.lead[k] = max(self.lead[k], self.net[k])
+                lead = self.lead[k]
+                if net > lead:
+                    lead = net
+            self.lead[k] = lead
             self.last[k] = instant
-            self.net[k] += delta
-            self.high[k] = max(self.lead[k], self.net[k])
         elif instant == last:
-            self.net[k] += delta
-            self.high[k] = max(self.lead[k], self.net[k])
+            net = self.net[k]
+            lead = self.lead[k]
         else:
-            self.recompute(k, source)
+            return False
+        net += delta
+        self.net[k] = net
+        self.high[k] = net if net > lead else lead
+        return True
+
+    def late(self, instant: int, source: PeakTimeline) -> None:
+        """A change before the bucket's last one: the bucket again from ``source``, the
+        day's timeline of the same callers, which already holds the change."""
+        self.recompute((instant - self.start) // BASE_NS, source)
 
     def recompute(self, k: int, source: PeakTimeline) -> None:
         """Bucket k again from the day's timeline: O(changed instants in the bucket)."""
@@ -141,33 +166,40 @@ class Waiting:
 class DaySeries:
     """One day's per-bucket counts and callers waiting, for one phone number or all."""
 
-    __slots__ = ("calls", "offered", "answered", "abandoned", "waiting")
+    __slots__ = ("start", "calls", "offered", "answered", "abandoned", "waiting")
+    COUNTS = ("calls", "offered", "answered", "abandoned")
 
     def __init__(self, start: int, buckets: int) -> None:
-        zeros = bytes(4 * buckets)
-        self.calls = array("I", zeros)
-        self.offered = array("I", zeros)
-        self.answered = array("I", zeros)
-        self.abandoned = array("I", zeros)
+        self.start = start
+        self.calls: Column = [0] * buckets
+        self.offered: Column = [0] * buckets
+        self.answered: Column = [0] * buckets
+        self.abandoned: Column = [0] * buckets
         self.waiting = Waiting(start, buckets)
 
-    def __getstate__(self) -> tuple[bytes, bytes, bytes, bytes, Waiting]:
-        return (
-            self.calls.tobytes(),
-            self.offered.tobytes(),
-            self.answered.tobytes(),
-            self.abandoned.tobytes(),
-            self.waiting,
-        )
+    def freeze(self) -> None:
+        for name in self.COUNTS:
+            setattr(self, name, _frozen(getattr(self, name), "I"))
+        self.waiting.freeze()
 
-    def __setstate__(self, state: tuple[bytes, bytes, bytes, bytes, Waiting]) -> None:
-        self.calls, self.offered = array("I"), array("I")
-        self.answered, self.abandoned = array("I"), array("I")
-        self.calls.frombytes(state[0])
-        self.offered.frombytes(state[1])
-        self.answered.frombytes(state[2])
-        self.abandoned.frombytes(state[3])
-        self.waiting = state[4]
+    def thaw(self) -> None:
+        for name in self.COUNTS:
+            setattr(self, name, _thawed(getattr(self, name)))
+        self.waiting.thaw()
+
+    def __getstate__(self) -> tuple[object, ...]:
+        counts = (_frozen(getattr(self, name), "I") for name in self.COUNTS)
+        return (*(bytes(memoryview(c)) for c in counts), self.waiting)  # type: ignore[arg-type]
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        *blobs, waiting = state
+        assert isinstance(waiting, Waiting)
+        self.waiting = waiting
+        self.start = waiting.start
+        for name, blob in zip(self.COUNTS, blobs, strict=True):
+            column = array("I")
+            column.frombytes(blob)  # type: ignore[arg-type]
+            setattr(self, name, column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +242,8 @@ class Timeline:
         self.peaks = peaks
         self.days: dict[date, dict[int, DaySeries]] = {}
         self._subsets: dict[tuple[date, frozenset[int]], _Subset] = {}
+        # (day, phone number) -> (all numbers' series, the number's): one lookup a hook
+        self._pairs: dict[tuple[date, int], tuple[DaySeries, DaySeries]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         return {"calendar": self.calendar, "peaks": self.peaks, "days": self.days}
@@ -217,10 +251,24 @@ class Timeline:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._subsets = {}
+        self._pairs = {}
 
     # --- writes (called by the projection once an event is accepted) ---------------------
 
     def _series(self, day: date, phone_number_id: int) -> tuple[DaySeries, DaySeries]:
+        pair = self._pairs.get((day, phone_number_id))
+        if pair is None:
+            pair = self._pairs[(day, phone_number_id)] = self._make(day, phone_number_id)
+        return pair
+
+    def _make(self, day: date, phone_number_id: int) -> tuple[DaySeries, DaySeries]:
+        """The pair for a write, thawed (lists). A day later than every other freezes
+        the days before it: past days take a third of the memory, and rarely change."""
+        if day not in self.days and all(other < day for other in self.days):
+            for series_of_day in self.days.values():
+                for series in series_of_day.values():
+                    series.freeze()
+            self._pairs = {key: pair for key, pair in self._pairs.items() if key[0] == day}
         by_number = self.days.get(day)
         if by_number is None:
             by_number = self.days[day] = {}
@@ -231,40 +279,46 @@ class Timeline:
         one = by_number.get(phone_number_id)
         if one is None:
             one = by_number[phone_number_id] = DaySeries(start, bucket_count(start, end))
+        every.thaw()
+        one.thaw()
         return every, one
 
-    def _bucket(self, day: date, instant: int) -> int:
-        return (instant - self.calendar.bounds(day)[0]) // BASE_NS
-
     def call_started(self, day: date, phone_number_id: int, started: int, inbound: bool) -> None:
-        k = self._bucket(day, started)
-        for series in self._series(day, phone_number_id):
-            series.calls[k] += 1
-            if inbound:
-                series.offered[k] += 1
+        every, one = self._series(day, phone_number_id)
+        k = (started - every.start) // BASE_NS
+        every.calls[k] += 1
+        one.calls[k] += 1
+        if inbound:
+            every.offered[k] += 1
+            one.offered[k] += 1
 
     def call_answered(self, day: date, phone_number_id: int, started: int) -> None:
         """An inbound call's first answer by an agent (from the queue or a callback)."""
-        k = self._bucket(day, started)
-        for series in self._series(day, phone_number_id):
-            series.answered[k] += 1
+        every, one = self._series(day, phone_number_id)
+        k = (started - every.start) // BASE_NS
+        every.answered[k] += 1
+        one.answered[k] += 1
 
     def call_abandoned(self, day: date, phone_number_id: int, started: int) -> None:
         """A call that ended while its caller waited on the line."""
-        k = self._bucket(day, started)
-        for series in self._series(day, phone_number_id):
-            series.abandoned[k] += 1
+        every, one = self._series(day, phone_number_id)
+        k = (started - every.start) // BASE_NS
+        every.abandoned[k] += 1
+        one.abandoned[k] += 1
 
     def waiting_changed(self, day: date, phone_number_id: int, instant: int, delta: int) -> None:
         """Callers waiting changed at ``instant`` (already recorded in ``peaks``)."""
-        timelines = self.peaks[day]
         every, one = self._series(day, phone_number_id)
-        every.waiting.changed(instant, delta, timelines[ALL_NUMBERS])
-        one.waiting.changed(instant, delta, timelines[phone_number_id])
-        for (subset_day, numbers), subset in self._subsets.items():
-            if subset_day == day and phone_number_id in numbers:
-                subset.merged.add(instant, delta)
-                subset.waiting.changed(instant, delta, subset.merged)
+        if not every.waiting.changed(instant, delta):
+            every.waiting.late(instant, self.peaks[day][ALL_NUMBERS])
+        if not one.waiting.changed(instant, delta):
+            one.waiting.late(instant, self.peaks[day][phone_number_id])
+        if self._subsets:
+            for (subset_day, numbers), subset in self._subsets.items():
+                if subset_day == day and phone_number_id in numbers:
+                    subset.merged.add(instant, delta)
+                    if not subset.waiting.changed(instant, delta):
+                        subset.waiting.late(instant, subset.merged)
 
     # --- reads ---------------------------------------------------------------------------
 

@@ -81,6 +81,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Service-level threshold in seconds of /metrics' talkstats_service_level_ratio "
         "(also a bucket of the queue-wait histogram).",
     ),
+    Setting(
+        "wallboard_session_hours",
+        12,
+        "How long a wallboard sign-in lasts before the screen asks for the password again.",
+    ),
+    Setting(
+        "wallboard_display_days",
+        30,
+        "How long a screen opened by a display link stays signed in without being used "
+        "(renewed while it is on).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -104,6 +115,8 @@ class Settings:
     log_level: str = "info"
     metrics_token: str | None = None
     metrics_service_level_seconds: int = 20
+    wallboard_session_hours: int = 12
+    wallboard_display_days: int = 30
 
 
 def _convert(name: str, raw: str, like: Any) -> Any:

@@ -95,6 +95,9 @@ def test_every_operation_has_real_schemas(env: Env) -> None:
         success = [s for s in op["responses"] if s.startswith("2")]
         assert len(success) == 1, where
         response = _resolve(doc, op["responses"][success[0]])
+        if success[0] == "204":  # revoking: no body
+            assert "content" not in response and method == "delete", where
+            continue
         if path == "/metrics":  # Prometheus' text format, with a token of its own
             assert list(response["content"]) == ["text/plain"], where
             assert op["security"] == [{"metricsToken": []}, {}], where

@@ -65,7 +65,8 @@ class Server:
         self.runs = 0
         self._stdout: IO[bytes] | None = None
 
-    def start(self) -> str:
+    def start(self, port: int = 0) -> str:
+        """Start the server (on a free port, or on ``port`` to come back where it was)."""
         assert self.process is None, "already running"
         self.runs += 1
         out_path = self.workdir / f"serve-{self.runs}.out"
@@ -74,7 +75,7 @@ class Server:
         with self.err_path.open("wb") as err:
             args = self.args
             if args is None:
-                args = ["--port", "0", "--database", self.database, "--log-level", "warning"]
+                args = ["--port", str(port), "--database", self.database, "--log-level", "warning"]
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "talkstats", "serve", *args],
                 stdout=self._stdout,

@@ -20,6 +20,7 @@ from talkstats.store import (
     Account,
     ApiToken,
     Conflict,
+    DisplayLink,
     Group,
     Membership,
     NewUser,
@@ -296,6 +297,45 @@ class StoreContract:
         assert store.list_api_tokens(other.id, 9) == [theirs]
         # a prefix lookup spans accounts; the caller checks account and hash
         assert store.find_token_by_prefix("ts_samesame00") == [mine, theirs]
+
+    # -- wallboard display links and server secrets ---------------------------
+
+    def test_display_links(self, store: Store, acme: Account, other: Account) -> None:
+        first = store.create_display_link(acme.id, "abcdefghijkl", "$argon2id$a", "Lobby TV", 5)
+        assert first == DisplayLink(
+            first.id, acme.id, "abcdefghijkl", "$argon2id$a", "Lobby TV", 5, None
+        )
+        assert first.active
+        second = store.create_display_link(acme.id, "mnopqrstuvwx", "$argon2id$b", "", 6)
+        theirs = store.create_display_link(other.id, "abcdefghijkl", "$argon2id$c", "", 7)
+        assert store.list_display_links(acme.id) == [first, second]
+        assert store.list_display_links(other.id) == [theirs]
+        # a prefix lookup spans accounts; the caller checks account and hash
+        assert store.find_display_links_by_prefix("abcdefghijkl") == [first, theirs]
+        assert store.find_display_links_by_prefix("nothing00000") == []
+
+    def test_revoking_a_display_link(self, store: Store, acme: Account, other: Account) -> None:
+        link = store.create_display_link(acme.id, "abcdefghijkl", "h", "", 5)
+        revoked = store.revoke_display_link(acme.id, link.id, 9)
+        assert revoked.revoked_at == 9 and not revoked.active
+        assert store.revoke_display_link(acme.id, link.id, 12).revoked_at == 9
+        assert store.list_display_links(acme.id) == [revoked]
+        assert store.find_display_links_by_prefix("abcdefghijkl") == [revoked]
+        with pytest.raises(NotFound, match=f"display link {link.id}"):
+            store.revoke_display_link(other.id, link.id, 9)
+        with pytest.raises(NotFound):
+            store.revoke_display_link(acme.id, 999, 9)
+
+    def test_display_link_of_unknown_account(self, store: Store) -> None:
+        with pytest.raises(NotFound, match="account 404"):
+            store.create_display_link(404, "abcdefghijkl", "h", "", 5)
+
+    def test_server_secret_is_kept(self, reopen: Callable[[], Store]) -> None:
+        first = reopen()
+        assert first.server_secret("session", b"one") == b"one"
+        assert first.server_secret("session", b"two") == b"one"
+        assert first.server_secret("other", b"three") == b"three"
+        assert reopen().server_secret("session", b"four") == b"one"
 
     # -- event log -----------------------------------------------------------
 

@@ -14,6 +14,7 @@ from . import (
     errors,
     openapi,
     routes_admin,
+    routes_displays,
     routes_events,
     routes_metrics,
     routes_ops,
@@ -67,6 +68,7 @@ def create_app(service: Talkstats) -> FastAPI:
             routes_voice,
             routes_events,
             routes_admin,
+            routes_displays,
             routes_ops,
             routes_metrics,
         )

@@ -268,6 +268,13 @@ QUERY: dict[str, Query] = {
             "accepted for an account west of UTC), is a 400.",
         ),
         Query(
+            "interval",
+            _or_blank(
+                {"type": "string", "enum": ["5m", "15m", "30m", "60m", "1h"], "default": "15m"}
+            ),
+            "Extension (timeline): the length of each interval.",
+        ),
+        Query(
             "threshold",
             _or_blank({"type": "integer", "minimum": 0, "maximum": MAX_THRESHOLD, "default": 20}),
             "Seconds within which an answer counts as in service level.",
@@ -300,7 +307,7 @@ def json_body(schema: str, *, required: bool = True) -> Body:
 
 
 def operation(
-    response: str,
+    response: str | None,
     *,
     status: int = 200,
     description: str = "",
@@ -313,7 +320,7 @@ def operation(
 ) -> dict[str, Any]:
     """Decorator keywords (``responses``, ``openapi_extra``) that describe one operation.
 
-    ``response`` is the success body's component schema; ``errors`` adds statuses the
+    ``response`` is the success body's component schema (None: no body); ``errors`` adds statuses the
     rules below do not imply (422, a 404 for an unknown record), or maps a status to a
     response component of its own (``{503: "NotReady"}``). ``tenant`` is true for
     every ``/api/`` path: those can answer 404 (no account for the Host), 429 and 503.
@@ -332,13 +339,10 @@ def operation(
         statuses |= {401, 403}
     if tenant:
         statuses |= {404, 429, 503}
-    responses: dict[int | str, Any] = {
-        status: {
-            "description": description or "Success.",
-            "headers": _headers(),
-            "content": {JSON: {"schema": ref(response)}},
-        }
-    }
+    success: dict[str, Any] = {"description": description or "Success.", "headers": _headers()}
+    if response is not None:  # None: no body (a 204)
+        success["content"] = {JSON: {"schema": ref(response)}}
+    responses: dict[int | str, Any] = {status: success}
     for code in sorted(statuses):
         name = own.get(code) or ERROR_RESPONSES[code][0]
         responses[code] = {"$ref": f"#/components/responses/{name}"}

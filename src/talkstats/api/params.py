@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlencode
 
 from starlette.requests import Request
 
+from ..domain import timeline
 from .errors import InvalidValue, TooManyValues
 from .text import is_blank, strip
 
@@ -25,6 +26,7 @@ MAX_IDS = 100
 DEFAULT_PER_PAGE = 100
 MAX_PER_PAGE = 100
 MAX_THRESHOLD = 86_400
+INTERVALS = {f"{m}m": m for m in timeline.INTERVALS} | {"1h": 60}
 
 _INT = re.compile(r"[0-9]{1,18}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -127,3 +129,14 @@ def threshold(raw: str | None, default: int = 20) -> int:
     if not _INT.fullmatch(text) or int(text) > MAX_THRESHOLD:
         raise InvalidValue(f"threshold: {raw!r} is not a number of seconds (0-{MAX_THRESHOLD})")
     return int(text)
+
+
+def interval(raw: str | None, default: int = 15) -> int:
+    """Timeline interval ``5m``, ``15m``, ``30m`` or ``60m`` (also ``1h``) -> minutes."""
+    if raw is None or raw.strip() == "":
+        return default
+    minutes = INTERVALS.get(raw.strip().lower())
+    if minutes is None:
+        allowed = ", ".join(f"{m}m" for m in timeline.INTERVALS)
+        raise InvalidValue(f"interval: {raw!r} is not one of {allowed}")
+    return minutes

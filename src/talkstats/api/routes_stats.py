@@ -1,4 +1,4 @@
-"""The Zendesk Talk Stats endpoints (and the service-level extension).
+"""The Zendesk Talk Stats endpoints (and the service-level and timeline extensions).
 
 Each handler parses its parameters before taking the projection lock, then reads the
 projection synchronously: the domain's read functions combine running totals with the
@@ -132,6 +132,29 @@ def router(ctx: ApiContext) -> APIRouter:
                 phone_number_ids=ids,
             )
         return json_response({"service_level": body})
+
+    @r.get(
+        f"{BASE}/timeline",
+        summary="Timeline (extension)",
+        **operation("TimelineResponse", query=("interval", "phone_number_ids", "date")),
+    )
+    async def timeline(request: Request) -> Response:
+        caller = await agent(request)
+        q = request.query_params
+        minutes = params.interval(q.get("interval"))
+        ids = params.id_list("phone_number_ids", q.get("phone_number_ids"))
+        day = params.day(q.get("date"))
+        account = caller.account
+        async with ctx.lock(account.id):
+            p = ctx.projection(account)
+            body = stats.timeline(
+                p,
+                p.effective_now(service.clock()),
+                interval=minutes,
+                date=day,
+                phone_number_ids=ids,
+            )
+        return json_response({"timeline": body})
 
     @r.get("/api/v2/ping", summary="Ping (benchmark baseline)", **operation("PingResponse"))
     async def ping(request: Request) -> Response:

@@ -217,6 +217,41 @@ _QUEUE: dict[str, Schema] = {
     "longest_wait_time": _seconds("Wait so far of the caller waiting longest"),
 }
 
+_TIMELINE_COUNTS: dict[str, Schema] = {
+    "calls": _count("Calls that started in it (inbound and outbound)"),
+    "offered": _count("Inbound calls that started in it"),
+    "answered": _count("Of those, calls an agent answered (so far)"),
+    "abandoned": _count("Of those, calls that ended waiting in the on-line queue (so far)"),
+    "max_calls_waiting": _count("The most callers waiting at once during it (line + callbacks)"),
+}
+_TIMELINE = _closed(
+    {
+        "date": {"type": "string", "format": "date", "description": "The local day."},
+        "interval": {
+            "type": "integer",
+            "enum": [300, 900, 1800, 3600],
+            "description": "Length of each interval in seconds.",
+        },
+        "timezone": {"type": "string", "description": "The account's IANA time zone."},
+        "intervals": {
+            "type": "array",
+            "description": "From local midnight; today stops at the interval holding now.",
+            "items": _closed(
+                {
+                    "start": {
+                        "type": "string",
+                        "format": "date-time",
+                        "description": "Local start of the interval, with its UTC offset.",
+                    },
+                    **_TIMELINE_COUNTS,
+                    "calls_waiting": _count("Callers waiting at its end (or now)"),
+                }
+            ),
+        },
+        "totals": _closed(_TIMELINE_COUNTS),
+    }
+)
+
 _SERVICE_LEVEL: dict[str, Schema] = {
     "threshold": {
         "type": "integer",
@@ -298,6 +333,27 @@ def _wrapped(key: str, inner: Schema) -> Schema:
     return _closed({key: inner})
 
 
+_DISPLAY_LINK_FIELDS: dict[str, Schema] = {
+    "id": _ID,
+    "description": {"type": "string"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "revoked_at": {"type": ["string", "null"], "format": "date-time"},
+    "active": {"type": "boolean", "description": "Not revoked: the link opens the wallboard."},
+}
+_DISPLAY_LINK = _closed(_DISPLAY_LINK_FIELDS)
+_DISPLAY_LINK_CREATED = _closed(
+    {
+        **_DISPLAY_LINK_FIELDS,
+        "token": {"type": "string", "description": "The secret: shown in this response only."},
+        "url": {
+            "type": "string",
+            "format": "uri",
+            "description": "What a screen opens: the wallboard, the token after '#'.",
+        },
+    }
+)
+
+
 # --- request bodies --------------------------------------------------------------------
 
 # PostgreSQL's text cannot hold U+0000, so no text field of ours takes it (on any store).
@@ -373,6 +429,13 @@ REQUEST_BODIES: dict[str, Schema] = {
         "oneOf": [
             {"type": "object", "maxProperties": 0},
             _record_body("api_token", {"description": _nullable(_TEXT)}, []),
+        ],
+    },
+    "DisplayLinkCreate": {
+        "description": "Optional: no body and {} also create a link.",
+        "oneOf": [
+            {"type": "object", "maxProperties": 0},
+            _record_body("display_link", {"description": _nullable(_TEXT)}, []),
         ],
     },
     "AvailabilityUpdate": _record_body(
@@ -531,6 +594,12 @@ def components(*, max_batch_events: int) -> dict[str, Schema]:
         ),
         "CurrentQueueActivityResponse": _wrapped("current_queue_activity", _closed(_QUEUE)),
         "ServiceLevelResponse": _wrapped("service_level", _closed(_SERVICE_LEVEL)),
+        "TimelineResponse": _wrapped("timeline", _TIMELINE),
+        "DisplayLink": _DISPLAY_LINK,
+        "DisplayLinkResponse": _wrapped("display_link", _DISPLAY_LINK_CREATED),
+        "DisplayLinksResponse": _page(
+            "display_links", ref("DisplayLink"), "The account's display links, in id order."
+        ),
         "AvailabilityResponse": _wrapped("availability", _closed(_AVAILABILITY)),
         "User": _USER,
         "Group": _GROUP,

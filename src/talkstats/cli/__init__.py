@@ -6,7 +6,8 @@
 - ``ingest``: events from files or standard input;
 - ``simulate``: the traffic simulator's ``simulate``;
 - ``demo``: the API with a live simulated contact center;
-- ``progress``: progress bars (terminal) and progress lines (logs) of long commands.
+- ``progress``: progress bars (terminal) and progress lines (logs) of long commands;
+- ``wallboard``: display links of the wallboard.
 
 ``root`` is the composition root (settings -> store -> service, the real clocks);
 every command builds its service there.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from talkstats.cli import accounts, demo, ingest, migrate, serve, simulate
+from talkstats.cli import accounts, demo, ingest, migrate, serve, simulate, wallboard
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +37,7 @@ for _command in (
     ingest.ingest,
     *simulate.COMMANDS,
     *demo.COMMANDS,
+    *wallboard.COMMANDS,
 ):
     cli.add_command(_command)
 

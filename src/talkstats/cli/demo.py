@@ -163,10 +163,11 @@ async def _serve(
 ) -> None:
     import uvicorn
 
-    from talkstats.cli.serve import SWITCH_INTERVAL_SECONDS
+    from talkstats.cli.serve import SWITCH_INTERVAL_SECONDS, closing_server
 
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # as `talkstats serve` does
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level)
+    server = closing_server(config, app)  # open wallboards let go when it stops
     context = _api_context(app)
 
     async def live() -> None:
@@ -240,7 +241,7 @@ def demo(host: str, port: int, database: str, scenario_name: str, seed: int, fre
             f"{calls} calls, {events} events in {seconds:.2f} s"
         )
         try:
-            from talkstats.api.app import create_app
+            from talkstats.web.app import create_app
         except ImportError as exc:
             raise click.ClickException(f"the HTTP API is not available: {exc}") from None
         app = create_app(service)
@@ -255,6 +256,7 @@ def demo(host: str, port: int, database: str, scenario_name: str, seed: int, fre
             f"  curl -u {login} {stats}/account_overview.json\n"
             f"  curl -u {login} {stats}/agents_activity.json\n"
             f"  curl -u {login} '{stats}/service_level.json?threshold=20'\n\n"
+            f"Wallboard: {base}/wallboard (sign in with the login above)\n"
             "Live traffic is generated every second. Ctrl-C stops (open calls are ended).\n"
         )
         if host not in ("127.0.0.1", "localhost", "::1"):

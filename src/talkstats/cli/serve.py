@@ -115,7 +115,7 @@ def run_server(service: Talkstats, settings: Settings) -> None:
     """
     import uvicorn
 
-    from talkstats.api.app import create_app
+    from talkstats.web.app import create_app
 
     app = create_app(service)
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
@@ -133,11 +133,30 @@ def run_server(service: Talkstats, settings: Settings) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = closing_server(config, app)
     click.echo(f"talkstats listening on {_url(sock)}")
     sys.stdout.flush()
     with _stop_on_signals(server):
         server.run(sockets=[sock])
+
+
+def closing_server(config: Any, app: Any) -> Any:
+    """A uvicorn server that ends the wallboard's live streams as it starts to shut down.
+
+    uvicorn waits for open responses before it stops, and a Server-Sent Events stream
+    never ends by itself; ended first, open screens let go at once and reconnect to the
+    next server.
+    """
+    import uvicorn
+
+    from talkstats.web.app import close_streams
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            close_streams(app)
+            await super().shutdown(sockets)
+
+    return Server(config)
 
 
 def _bind(host: str, port: int) -> socket.socket:

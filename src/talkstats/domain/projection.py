@@ -16,6 +16,7 @@ from typing import NamedTuple
 from .aggregates import AgentTotals, CallTotals, LiveQueue, PeakTimeline
 from .directory import Directory
 from .events import Event, EventRejected
+from .timeline import Timeline
 from .timeutil import NS_PER_SECOND, DayCalendar, format_instant
 
 FUTURE_TOLERANCE = 300 * NS_PER_SECOND
@@ -107,6 +108,7 @@ class AccountProjection:
         self.peaks: dict[date, dict[int, PeakTimeline]] = {}
         self.queues: dict[int, LiveQueue] = {}
         self.subset_peaks = SubsetPeaks()
+        self.timeline = Timeline(self.calendar, self.peaks)  # per-interval series
         # read-side memo (stats.py), keyed by what it depends on; never pickled
         self.read_cache: dict[object, object] = {}
         self._handlers: dict[str, Callable[[Event], None]] = self._make_handlers()
@@ -265,6 +267,7 @@ class AccountProjection:
             timeline = by_number[call.phone_number_id] = PeakTimeline()
         timeline.add(instant, delta)
         self.subset_peaks.changed(call.day, call.phone_number_id, instant, delta)
+        self.timeline.waiting_changed(call.day, call.phone_number_id, instant, delta)
 
     def _queue(self, phone_number_id: int) -> LiveQueue:
         queue = self.queues.get(phone_number_id)
@@ -459,6 +462,7 @@ class AccountProjection:
                 totals.outbound += 1
             if e.outside_business_hours:
                 totals.outside_business_hours += 1
+        self.timeline.call_started(call.day, call.phone_number_id, e.time, e.direction == "inbound")
         if agent is not None and e.agent_id is not None:
             agent = self._stored(e.agent_id, agent)
             agent.last_time = e.time
@@ -595,6 +599,7 @@ class AccountProjection:
         if first_answer:
             for totals in call.totals:
                 totals.answered += 1
+            self.timeline.call_answered(call.day, call.phone_number_id, call.started)
         self._settle_wait(call)
         self._agent_totals(call.day, agent_id).accepted += 1
         self._start_leg(call, agent_id, agent, e.time)
@@ -711,6 +716,8 @@ class AccountProjection:
             totals.duration += e.time - call.started
             if abandoned:
                 totals.abandoned += 1
+        if abandoned:
+            self.timeline.call_abandoned(call.day, call.phone_number_id, call.started)
         self._finish_if_done(call)
 
     def _wrap_up_ended(self, e: Event) -> None:

@@ -119,6 +119,27 @@ class ApiToken:
     description: str
 
 
+@dataclass(frozen=True, slots=True)
+class DisplayLink:
+    """A read-only wallboard link of one account: a lookup `prefix` and a slow hash.
+
+    Instants are integer nanoseconds since the epoch; `revoked_at` is None while the
+    link works. Display tokens open the wallboard only, never the API.
+    """
+
+    id: int
+    account_id: int
+    prefix: str
+    token_hash: str
+    description: str
+    created_at: int
+    revoked_at: int | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
 class Store(Protocol):
     """Accounts, reference data, credentials (hashes only), the event log and snapshots.
 
@@ -207,6 +228,32 @@ class Store(Protocol):
 
     def find_token_by_prefix(self, prefix: str) -> list[ApiToken]:
         """Tokens of any account with this prefix (usually one), for a bearer lookup."""
+        ...
+
+    # wallboard display links and server secrets
+    def create_display_link(
+        self, account_id: int, prefix: str, token_hash: str, description: str, created_at: int
+    ) -> DisplayLink:
+        """Store a display link's lookup prefix and hash. NotFound if the account is unknown."""
+        ...
+
+    def list_display_links(self, account_id: int) -> list[DisplayLink]:
+        """The account's display links, revoked ones included, ordered by id."""
+        ...
+
+    def find_display_links_by_prefix(self, prefix: str) -> list[DisplayLink]:
+        """Display links of any account with this prefix (usually one), revoked included."""
+        ...
+
+    def revoke_display_link(self, account_id: int, link_id: int, revoked_at: int) -> DisplayLink:
+        """Mark a link revoked (a second revoke keeps the first time). NotFound if unknown."""
+        ...
+
+    def server_secret(self, name: str, candidate: bytes) -> bytes:
+        """The secret stored under `name`; `candidate` is stored and returned if none is.
+
+        Two processes asking at once get the same secret: the first write wins.
+        """
         ...
 
     # event log

@@ -36,6 +36,7 @@ from talkstats.store.base import (
     Account,
     ApiToken,
     Conflict,
+    DisplayLink,
     Group,
     Membership,
     NewUser,
@@ -55,6 +56,7 @@ POOL_MAX: Final = 8
 
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
+_LINK_COLUMNS: Final = "id, account_id, prefix, token_hash, description, created_at, revoked_at"
 _LOCK_ACCOUNT: Final = (
     "SELECT to_regclass('schema_version')::oid FROM accounts WHERE id = %s FOR NO KEY UPDATE"
 )
@@ -505,6 +507,70 @@ class PostgresStore(Store):
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE prefix = %s ORDER BY id", (prefix,)
         )
         return [ApiToken(*r) for r in rows]
+
+    # -- wallboard display links and server secrets ----------------------------
+
+    def create_display_link(
+        self, account_id: int, prefix: str, token_hash: str, description: str, created_at: int
+    ) -> DisplayLink:
+        """Store a display link's lookup prefix and hash. NotFound if the account is unknown."""
+        _text(prefix, "link prefix")
+        _text(token_hash, "link hash")
+        _text(description, "description")
+        with self._connection(write=True) as conn:
+            self._lock_account(conn, account_id)
+            row = conn.execute(
+                "INSERT INTO display_links (account_id, prefix, token_hash, description,"
+                " created_at) VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                (account_id, prefix, token_hash, description, created_at),
+            ).fetchone()
+            assert row is not None
+            return DisplayLink(
+                int(row[0]), account_id, prefix, token_hash, description, created_at, None
+            )
+
+    def list_display_links(self, account_id: int) -> list[DisplayLink]:
+        """The account's display links, revoked ones included, ordered by id."""
+        rows = self._all(
+            f"SELECT {_LINK_COLUMNS} FROM display_links WHERE account_id = %s ORDER BY id",
+            (account_id,),
+        )
+        return [DisplayLink(*r) for r in rows]
+
+    def find_display_links_by_prefix(self, prefix: str) -> list[DisplayLink]:
+        """Display links of any account with this prefix (usually one), revoked included."""
+        if "\x00" in prefix:
+            return []
+        rows = self._all(
+            f"SELECT {_LINK_COLUMNS} FROM display_links WHERE prefix = %s ORDER BY id", (prefix,)
+        )
+        return [DisplayLink(*r) for r in rows]
+
+    def revoke_display_link(self, account_id: int, link_id: int, revoked_at: int) -> DisplayLink:
+        """Mark a link revoked (a second revoke keeps the first time). NotFound if unknown."""
+        with self._connection(write=True) as conn:
+            row = conn.execute(
+                "UPDATE display_links SET revoked_at = coalesce(revoked_at, %s)"
+                f" WHERE account_id = %s AND id = %s RETURNING {_LINK_COLUMNS}",
+                (revoked_at, account_id, link_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"display link {link_id} not found")
+            return DisplayLink(*row)
+
+    def server_secret(self, name: str, candidate: bytes) -> bytes:
+        """The secret stored under `name`; `candidate` is stored and returned if none is."""
+        _text(name, "secret name")
+        with self._connection(write=True) as conn:
+            conn.execute(
+                "INSERT INTO server_secrets (name, value) VALUES (%s, %s)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, bytes(candidate)),
+            )
+            row = conn.execute("SELECT value FROM server_secrets WHERE name = %s", (name,))
+            found = row.fetchone()
+            assert found is not None
+            return bytes(found[0])
 
     # -- event log -----------------------------------------------------------
 

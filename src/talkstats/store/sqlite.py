@@ -30,6 +30,7 @@ from talkstats.store.base import (
     Account,
     ApiToken,
     Conflict,
+    DisplayLink,
     Group,
     Membership,
     NewUser,
@@ -57,6 +58,7 @@ SCHEMA_VERSION: Final = LATEST
 
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
+_LINK_COLUMNS: Final = "id, account_id, prefix, token_hash, description, created_at, revoked_at"
 _ACCOUNT_EXISTS: Final = "SELECT 1 FROM accounts WHERE id = ?"
 _HEAD: Final = "SELECT max(seq) FROM events WHERE account_id = ?"
 _UNIQUENESS_ERRORS: Final = ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
@@ -495,6 +497,65 @@ class SQLiteStore(Store):
             f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE prefix = ? ORDER BY id", (prefix,)
         )
         return [ApiToken(*r) for r in rows]
+
+    # -- wallboard display links and server secrets ---------------------------
+
+    def create_display_link(
+        self, account_id: int, prefix: str, token_hash: str, description: str, created_at: int
+    ) -> DisplayLink:
+        """Store a display link's lookup prefix and hash. NotFound if the account is unknown."""
+        with self._write() as conn:
+            self._require_account(conn, account_id)
+            cur = conn.execute(
+                "INSERT INTO display_links (account_id, prefix, token_hash, description,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
+                (account_id, prefix, token_hash, description, created_at),
+            )
+            assert cur.lastrowid is not None
+            return DisplayLink(
+                cur.lastrowid, account_id, prefix, token_hash, description, created_at, None
+            )
+
+    def list_display_links(self, account_id: int) -> list[DisplayLink]:
+        """The account's display links, revoked ones included, ordered by id."""
+        rows = self._all(
+            f"SELECT {_LINK_COLUMNS} FROM display_links WHERE account_id = ? ORDER BY id",
+            (account_id,),
+        )
+        return [DisplayLink(*r) for r in rows]
+
+    def find_display_links_by_prefix(self, prefix: str) -> list[DisplayLink]:
+        """Display links of any account with this prefix (usually one), revoked included."""
+        rows = self._all(
+            f"SELECT {_LINK_COLUMNS} FROM display_links WHERE prefix = ? ORDER BY id", (prefix,)
+        )
+        return [DisplayLink(*r) for r in rows]
+
+    def revoke_display_link(self, account_id: int, link_id: int, revoked_at: int) -> DisplayLink:
+        """Mark a link revoked (a second revoke keeps the first time). NotFound if unknown."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE display_links SET revoked_at = coalesce(revoked_at, ?)"
+                " WHERE account_id = ? AND id = ?",
+                (revoked_at, account_id, link_id),
+            )
+            row = conn.execute(
+                f"SELECT {_LINK_COLUMNS} FROM display_links WHERE account_id = ? AND id = ?",
+                (account_id, link_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"display link {link_id} not found")
+            return DisplayLink(*row)
+
+    def server_secret(self, name: str, candidate: bytes) -> bytes:
+        """The secret stored under `name`; `candidate` is stored and returned if none is."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)",
+                (name, bytes(candidate)),
+            )
+            row = conn.execute("SELECT value FROM server_secrets WHERE name = ?", (name,))
+            return bytes(row.fetchone()[0])
 
     # -- event log -----------------------------------------------------------
 

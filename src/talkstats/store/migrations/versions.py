@@ -168,4 +168,42 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    Migration(
+        version=2,
+        name="wallboard display links; secrets the server keeps across restarts",
+        sqlite=(
+            """CREATE TABLE display_links (
+                id INTEGER PRIMARY KEY,
+                account_id INTEGER NOT NULL REFERENCES accounts (id),
+                prefix TEXT NOT NULL,
+                token_hash TEXT NOT NULL,
+                description TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            )""",
+            "CREATE INDEX display_links_prefix ON display_links (prefix)",
+            "CREATE INDEX display_links_account ON display_links (account_id)",
+            """CREATE TABLE server_secrets (
+                name TEXT PRIMARY KEY,
+                value BLOB NOT NULL
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE display_links (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                account_id bigint NOT NULL REFERENCES accounts (id),
+                prefix text NOT NULL,
+                token_hash text NOT NULL,
+                description text NOT NULL,
+                created_at bigint NOT NULL,
+                revoked_at bigint
+            )""",
+            "CREATE INDEX display_links_prefix ON display_links (prefix)",
+            "CREATE INDEX display_links_account ON display_links (account_id)",
+            """CREATE TABLE server_secrets (
+                name text PRIMARY KEY,
+                value bytea NOT NULL
+            )""",
+        ),
+    ),
 )

@@ -76,3 +76,19 @@ def test_quick_suite_produces_every_figure(tmp_path: Path) -> None:
     assert "numbers agree with DuckDB (1 row" in text
     assert all("| yes |" in r for r in rows if "numbers agree" in r), text
     assert "load generator: python" in text
+
+
+def test_bench_exports_runs(tmp_path: Path) -> None:
+    """bench/bench_exports.py on a tiny day: every line printed (values not checked)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "bench/bench_exports.py", "2000", "--rounds", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for start in ("ingest:", "load before", "export_page calls", "export_page legs", "GET "):
+        assert any(line.startswith(start) for line in proc.stdout.splitlines()), proc.stdout

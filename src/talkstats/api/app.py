@@ -8,7 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ..service import Talkstats
-from . import errors, routes_admin, routes_events, routes_ops, routes_stats, routes_voice
+from . import (
+    errors,
+    routes_admin,
+    routes_events,
+    routes_exports,
+    routes_ops,
+    routes_stats,
+    routes_voice,
+)
 from .context import ApiContext
 from .gate import GateMiddleware
 from .responses import JSONResponse
@@ -43,7 +51,14 @@ def create_app(service: Talkstats) -> FastAPI:
     )
     app.state.context = ctx
     app.state.upkeep = upkeep
-    for module in (routes_stats, routes_voice, routes_events, routes_admin, routes_ops):
+    for module in (
+        routes_stats,
+        routes_exports,
+        routes_voice,
+        routes_events,
+        routes_admin,
+        routes_ops,
+    ):
         app.include_router(module.router(ctx))
     errors.install(app)
     app.add_middleware(GateMiddleware, service=service)

@@ -5,6 +5,7 @@
 - ``ingest``: events from files or standard input;
 - ``simulate``: the traffic simulator's ``simulate``;
 - ``demo``: the API with a live simulated contact center;
+- ``export``: the incremental exports' call and leg records of some days, to a file;
 - ``progress``: progress bars (terminal) and progress lines (logs) of long commands.
 
 ``root`` is the composition root (settings -> store -> service, the real clocks);
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import click
 
-from talkstats.cli import accounts, demo, ingest, serve, simulate
+from talkstats.cli import accounts, demo, export, ingest, serve, simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,7 @@ for _command in (
     ingest.ingest,
     *simulate.COMMANDS,
     *demo.COMMANDS,
+    *export.COMMANDS,
 ):
     cli.add_command(_command)
 

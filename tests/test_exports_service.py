@@ -35,7 +35,7 @@ EVENTS = events()
 
 def open_service(path: Path, **settings: Any) -> Talkstats:
     return Talkstats(
-        SQLiteStore(path),
+        SQLiteStore(path, create=True),
         load_settings(settings, environ={}),
         clock=lambda: END + 3600 * 10**9,
         monotonic=lambda: 0.0,

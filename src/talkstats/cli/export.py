@@ -89,9 +89,7 @@ def progress(total: int, kind: str, monotonic: Callable[[], float]) -> Iterator[
         yield plain
         plain.line()
         return
-    bar = tqdm(
-        total=total, desc=f"exporting {kind}", unit=" records", file=sys.stderr, leave=False
-    )
+    bar = tqdm(total=total, desc=f"exporting {kind}", unit=" records", file=sys.stderr, leave=False)
     try:
         yield bar
     finally:

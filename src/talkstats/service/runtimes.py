@@ -327,7 +327,9 @@ class Runtimes:
         try:
             self.flush_records(account, runtime)  # never snapshot past the records mark
         except Exception as exc:
-            log.warning("records of account %s not written (%s); no snapshot", account.subdomain, exc)
+            log.warning(
+                "records of account %s not written (%s); no snapshot", account.subdomain, exc
+            )
             return None
         blob = pickle.dumps(runtime.projection, protocol=pickle.HIGHEST_PROTOCOL)
         return Snapshot(runtime.seq, blob, runtime.folded)

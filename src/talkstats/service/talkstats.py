@@ -18,8 +18,8 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from talkstats.access.credentials import Authenticator, hash_secret, new_api_token, token_prefix
 from talkstats import exports
+from talkstats.access.credentials import Authenticator, hash_secret, new_api_token, token_prefix
 from talkstats.access.ratelimit import (
     CURRENT_QUEUE_ACTIVITY,
     INCREMENTAL_EXPORTS,

@@ -34,6 +34,7 @@ def settings(db: Path) -> Settings:
         database_url=f"sqlite:///{db}",
         rate_limit_talk=0,
         rate_limit_queue_activity=0,
+        rate_limit_incremental_exports=0,
         log_level="warning",
     )
 

@@ -63,6 +63,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("rate_limit_window_seconds", 300, "Length of the rate-limit window in seconds."),
     Setting(
+        "rate_limit_incremental_exports",
+        10,
+        "Requests per minute to the incremental exports (calls, legs), per account "
+        "(0 lifts the limit).",
+    ),
+    Setting(
         "snapshot_every_events",
         200_000,
         "Accepted events between projection snapshots (restart replays at most this many).",
@@ -111,6 +117,7 @@ class Settings:
     rate_limit_talk: int = 15_000
     rate_limit_queue_activity: int = 2_500
     rate_limit_window_seconds: int = 300
+    rate_limit_incremental_exports: int = 10
     snapshot_every_events: int = 200_000
     log_level: str = "info"
     metrics_token: str | None = None

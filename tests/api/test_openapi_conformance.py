@@ -129,6 +129,7 @@ def openapi_schema(tmp_path: Path) -> Iterator[Schema]:
             "default_account": "acme",
             "rate_limit_talk": 0,
             "rate_limit_queue_activity": 0,
+            "rate_limit_incremental_exports": 0,
             "metrics_token": METRICS_TOKEN,
         }
         service, _, acme, _ = build(tmp_path, settings)

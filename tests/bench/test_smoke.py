@@ -95,3 +95,19 @@ def test_ingest_stores_runs_on_both_stores(postgres_server: str) -> None:
     for store in ("SQLite", "PostgreSQL"):
         line = next(li for li in proc.stdout.splitlines() if li.strip().startswith(f"{store}:"))
         assert "in-process" in line and "parallel writers" in line and "0 rejected" in line
+
+
+def test_bench_exports_runs(tmp_path: Path) -> None:
+    """bench/bench_exports.py on a tiny day: every line printed (values not checked)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "bench/bench_exports.py", "2000", "--rounds", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for start in ("ingest:", "load before", "export_page calls", "export_page legs", "GET "):
+        assert any(line.startswith(start) for line in proc.stdout.splitlines()), proc.stdout

@@ -133,3 +133,20 @@ def test_zenpy_with_an_api_token_and_a_wrong_password(
 
     with pytest.raises(APIException):
         bad.talk.current_queue_activity()
+
+
+def test_zenpy_reads_the_incremental_exports_to_the_end(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(server.url)
+    client = zenpy_client(server.url, monkeypatch, email=ADMIN[0], password=ADMIN[1])
+    # Zenpy follows next_page until a page comes back empty (or end_time is within
+    # five minutes of its own clock: the seeded calls are 25 minutes old and more).
+    calls = list(client.talk.calls.incremental(start_time=0))
+    assert [(c.id, c.external_id) for c in calls] == [(1, "c1"), (2, "c2")]
+    c1 = calls[0]
+    assert (c1.duration, c1.wait_time, c1.talk_time, c1.wrap_up_time) == (135, 10, 120, 30)
+    assert c1.completion_status == "completed" and c1.agent_id == 7
+    assert calls[1].completion_status is None  # still waiting in the queue
+    legs = list(client.talk.legs.incremental(start_time=0))
+    assert [(leg.call_id, leg.agent_id, leg.talk_time) for leg in legs] == [(1, 7, 120)]

@@ -565,6 +565,69 @@ class StoreContract:
         with pytest.raises(NotFound):
             store.save_snapshot(404, 1, "v1", b"x")
 
+    # -- call and leg records (incremental exports) -----------------------------
+
+    def test_records_start_unmarked_and_reset_marks_them(self, store: Store, acme: Account) -> None:
+        assert store.records_mark(acme.id) is None
+        store.reset_records(acme.id, "v1")
+        assert store.records_mark(acme.id) == (0, "v1")
+        with pytest.raises(NotFound):
+            store.reset_records(404, "v1")
+
+    def test_save_and_read_records_by_updated(
+        self, store: Store, acme: Account, other: Account
+    ) -> None:
+        store.reset_records(acme.id, "v1")
+        calls = [(1, "2026-03-10", 300, "[1]"), (2, "2026-03-10", 100, "[2]")]
+        legs = [(1, "2026-03-10", 200, "[3]")]
+        store.save_records(acme.id, "v1", 7, calls, legs)
+        store.save_records(other.id, "v1", 9, [(1, "2026-03-10", 150, "[9]")], [])
+        assert store.records_mark(acme.id) == (7, "v1")
+        assert store.read_records(acme.id, "calls", 0, None, None) == [
+            (2, 100, "[2]"),
+            (1, 300, "[1]"),
+        ]
+        assert store.read_records(acme.id, "calls", 101, None, 10) == [(1, 300, "[1]")]
+        assert store.read_records(acme.id, "calls", 0, 300, None) == [(2, 100, "[2]")]
+        assert store.read_records(acme.id, "calls", 0, None, 1) == [(2, 100, "[2]")]
+        assert store.read_records(acme.id, "legs", 0, None, None) == [(1, 200, "[3]")]
+        assert store.read_records(other.id, "calls", 0, None, None) == [(1, 150, "[9]")]
+        with pytest.raises(ValueError):
+            store.read_records(acme.id, "tickets", 0, None, None)
+
+    def test_records_are_upserted_and_a_later_position_wins(
+        self, store: Store, acme: Account
+    ) -> None:
+        store.reset_records(acme.id, "v1")
+        store.save_records(acme.id, "v1", 10, [(1, "2026-03-10", 100, "[10]")], [])
+        store.save_records(acme.id, "v1", 12, [(1, "2026-03-10", 120, "[12]")], [])
+        # another process, behind: its older row and its mark do not win
+        store.save_records(acme.id, "v1", 11, [(1, "2026-03-10", 110, "[11]")], [])
+        assert store.read_records(acme.id, "calls", 0, None, None) == [(1, 120, "[12]")]
+        assert store.records_mark(acme.id) == (12, "v1")
+        store.reset_records(acme.id, "v2")
+        assert store.read_records(acme.id, "calls", 0, None, None) == []
+        assert store.records_mark(acme.id) == (0, "v2")
+
+    def test_records_by_day(self, store: Store, acme: Account) -> None:
+        store.reset_records(acme.id, "v1")
+        rows = [
+            (n, "2026-03-10" if n < 4 else "2026-03-11", 100 + n, f"[{n}]") for n in range(1, 6)
+        ]
+        store.save_records(acme.id, "v1", 1, [], rows)
+        assert store.read_day_records(acme.id, "legs", "2026-03-10", 0, 2) == [
+            (1, "[1]"),
+            (2, "[2]"),
+        ]
+        assert store.read_day_records(acme.id, "legs", "2026-03-10", 2, 10) == [(3, "[3]")]
+        assert store.count_day_records(acme.id, "legs", "2026-03-10", "2026-03-11") == 5
+        assert store.count_day_records(acme.id, "legs", "2026-03-11", "2026-03-11") == 2
+        assert store.count_day_records(acme.id, "calls", "2026-03-10", "2026-03-11") == 0
+
+    def test_records_of_unknown_account(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.save_records(404, "v1", 1, [(1, "2026-03-10", 1, "[]")], [])
+
     # -- lifecycle -----------------------------------------------------------
 
     def test_reopen_finds_everything(self, reopen: Callable[[], Store]) -> None:

@@ -27,6 +27,8 @@ from typing import Protocol
 __all__ = [
     "CURRENT_QUEUE_ACTIVITY",
     "DEFAULT_LIMITS",
+    "INCREMENTAL_EXPORTS",
+    "INCREMENTAL_EXPORTS_WINDOW",
     "DEFAULT_WINDOW",
     "TALK",
     "UNLIMITED",
@@ -41,6 +43,10 @@ TALK = "talk"
 """Every Zendesk-compatible Talk endpoint counts here."""
 CURRENT_QUEUE_ACTIVITY = "current_queue_activity"
 """current_queue_activity counts here as well as in TALK."""
+INCREMENTAL_EXPORTS = "incremental_exports"
+"""The incremental exports (calls, legs) count here as well as in TALK."""
+INCREMENTAL_EXPORTS_WINDOW = 60.0
+"""Zendesk limits the incremental exports per minute, not per five minutes."""
 
 DEFAULT_LIMITS: Mapping[str, int | None] = {TALK: 15_000, CURRENT_QUEUE_ACTIVITY: 2_500}
 DEFAULT_WINDOW = 300.0
@@ -181,14 +187,17 @@ class RateLimiter:
         *,
         window: float = DEFAULT_WINDOW,
         backend: RateLimitBackend | None = None,
+        windows: Mapping[str, float] | None = None,
     ) -> None:
-        if not window > 0:
+        """``windows`` gives buckets a window of their own (seconds); others get ``window``."""
+        if not window > 0 or any(not w > 0 for w in (windows or {}).values()):
             raise ValueError("window must be > 0 seconds")
         for name, limit in limits.items():
             if limit is not None and limit < 0:
                 raise ValueError(f"rate limit for {name!r} must be >= 0 or None")
         self._limits = dict(limits)
         self._window = float(window)
+        self._windows = {name: float(w) for name, w in (windows or {}).items()}
         self._backend: RateLimitBackend = backend if backend is not None else MemoryBackend()
 
     def limit_of(self, bucket: str) -> int | None:
@@ -203,7 +212,7 @@ class RateLimiter:
         for name in dict.fromkeys(buckets):  # de-duplicate, keep order
             limit = self.limit_of(name)
             if limit is not None:
-                applicable.append(BucketLimit(name, limit, self._window))
+                applicable.append(BucketLimit(name, limit, self._windows.get(name, self._window)))
         if not applicable:
             return _LIFTED
         return self._backend.hit(account_id, applicable, now)

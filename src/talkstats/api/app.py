@@ -16,6 +16,7 @@ from . import (
     routes_admin,
     routes_displays,
     routes_events,
+    routes_exports,
     routes_metrics,
     routes_ops,
     routes_stats,
@@ -65,6 +66,7 @@ def create_app(service: Talkstats) -> FastAPI:
         module.router(ctx)
         for module in (
             routes_stats,
+            routes_exports,
             routes_voice,
             routes_events,
             routes_admin,

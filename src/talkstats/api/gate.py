@@ -20,7 +20,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..access.ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, UNLIMITED
+from ..access.ratelimit import CURRENT_QUEUE_ACTIVITY, INCREMENTAL_EXPORTS, TALK, UNLIMITED
 from ..service import Talkstats
 from .auth import ACCOUNT
 from .errors import (
@@ -36,6 +36,7 @@ log = logging.getLogger("talkstats.api")
 
 API_PREFIX = "/api/"
 QUEUE_ACTIVITY_PATH = "/api/v2/channels/voice/stats/current_queue_activity"
+EXPORTS_PREFIX = "/api/v2/channels/voice/stats/incremental/"
 _SUFFIX = ".json"
 _KEEP_SUFFIX = frozenset(("/openapi.json",))
 UNMATCHED = "unmatched"  # the route label of a request no route matches
@@ -43,6 +44,7 @@ UNMATCHED = "unmatched"  # the route label of a request no route matches
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 _TALK = (TALK,)
 _TALK_AND_QUEUE = (TALK, CURRENT_QUEUE_ACTIVITY)
+_TALK_AND_EXPORTS = (TALK, INCREMENTAL_EXPORTS)
 # Paths outside /api/ (health, docs) are not rate-limited: they say so in the headers.
 _UNLIMITED_HEADERS = [
     (b"x-rate-limit", str(UNLIMITED).encode()),
@@ -103,6 +105,8 @@ class GateMiddleware:
                     return
                 scope.setdefault("state", {})[ACCOUNT] = account
                 buckets = _TALK_AND_QUEUE if path == QUEUE_ACTIVITY_PATH else _TALK
+                if path.startswith(EXPORTS_PREFIX):
+                    buckets = _TALK_AND_EXPORTS
                 decision = self.service.rate_limiter.hit(
                     account.id, buckets, self.service.monotonic()
                 )

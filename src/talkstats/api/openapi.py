@@ -189,12 +189,13 @@ class Query:
     schema: Schema
     description: str
     explode: bool | None = None  # False for comma-separated lists
+    required: bool = False
 
     def parameter(self) -> Schema:
         out: Schema = {
             "name": self.name,
             "in": "query",
-            "required": False,
+            "required": self.required,
             "schema": self.schema,
             "description": self.description,
         }
@@ -266,6 +267,17 @@ QUERY: dict[str, Query] = {
             "Extension: the statistics of a whole past local day of the account, YYYY-MM-DD "
             "(default today). A day after today, or before 1970-01-01 (1969-12-31 is "
             "accepted for an account west of UTC), is a 400.",
+        ),
+        Query(
+            "start_time",
+            {"type": "integer", "minimum": 0, "maximum": 2**62 // 1_000_000_000},
+            "Incremental exports: Unix epoch seconds; records updated at or after it.",
+            required=True,
+        ),
+        Query(
+            "after",
+            _or_blank({"type": "integer", "minimum": 0, "maximum": 2**62 - 1}),
+            "Extension, set in next_page: skip records up to this exact stamp.",
         ),
         Query(
             "interval",

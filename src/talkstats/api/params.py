@@ -133,9 +133,9 @@ def threshold(raw: str | None, default: int = 20) -> int:
 
 def interval(raw: str | None, default: int = 15) -> int:
     """Timeline interval ``5m``, ``15m``, ``30m`` or ``60m`` (also ``1h``) -> minutes."""
-    if raw is None or raw.strip() == "":
+    if raw is None or is_blank(raw):
         return default
-    minutes = INTERVALS.get(raw.strip().lower())
+    minutes = INTERVALS.get(strip(raw).lower())
     if minutes is None:
         allowed = ", ".join(f"{m}m" for m in timeline.INTERVALS)
         raise InvalidValue(f"interval: {raw!r} is not one of {allowed}")

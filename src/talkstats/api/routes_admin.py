@@ -144,7 +144,7 @@ def router(ctx: ApiContext) -> APIRouter:
     async def create_api_token(request: Request, caller: AdminCaller) -> Response:
         # The body is optional: no body, {} and {"api_token": {...}} all create a token.
         raw = await request.body()
-        body = await bodies.read_json(request) if raw.strip() else {}
+        body = await bodies.read_json(request) if raw else {}
         t = bodies.record(body, "api_token") if body != {} else {}
         description = bodies.text(t, "description", required=False, default="") or ""
         token, plain = await ctx.blocking(

@@ -64,7 +64,7 @@ def router(ctx: ApiContext) -> APIRouter:
     async def create_display_link(request: Request, caller: AdminCaller) -> Response:
         # The body is optional: no body, {} and {"display_link": {...}} all create a link.
         raw = await request.body()
-        body = await bodies.read_json(request) if raw.strip() else {}
+        body = await bodies.read_json(request) if raw else {}
         fields = bodies.record(body, "display_link") if body != {} else {}
         description = bodies.text(fields, "description", required=False, default="") or ""
         try:

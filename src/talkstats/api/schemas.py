@@ -252,6 +252,109 @@ _TIMELINE = _closed(
     }
 )
 
+
+def _typed(kind: str | list[str], text: str, **more: Any) -> Schema:
+    return {"type": kind, "description": text, **more}
+
+
+_NULL_INT = ["integer", "null"]
+_NULL_STR = ["string", "null"]
+_TIME = {"type": "string", "format": "date-time"}
+_NOT_KNOWN = "talkstats cannot know it: always this empty value"
+_EXPORT_CALL = _closed(
+    {
+        "id": _typed("integer", "Stable per account: the n-th call of the account's log."),
+        "external_id": _typed("string", "The call_id talkstats received."),
+        "created_at": {**_TIME, "description": "When the call started."},
+        "updated_at": {**_TIME, "description": "When the record last changed."},
+        "agent_id": _typed(_NULL_INT, "The agent of the call's last leg."),
+        "phone_number_id": _typed("integer", "The phone number."),
+        "line_id": _typed("integer", "The same as phone_number_id."),
+        "phone_number": _typed(_NULL_STR, "The number dialled (or dialling out)."),
+        "line": _typed(_NULL_STR, "The same as phone_number."),
+        "line_type": _typed("string", "Always phone.", enum=["phone"]),
+        "direction": _typed("string", "inbound or outbound.", enum=["inbound", "outbound"]),
+        "duration": _typed(_NULL_INT, "Seconds from start to end; null while it goes on."),
+        "wait_time": _typed(_NULL_INT, "Seconds waited in the on-line queue."),
+        "talk_time": _typed(_NULL_INT, "Seconds connected with agents, holds excluded."),
+        "hold_time": _typed(_NULL_INT, "Seconds on hold."),
+        "wrap_up_time": _typed(_NULL_INT, "Seconds of the agents' wrap-up."),
+        "time_to_answer": _typed(_NULL_INT, "Seconds from start to the first answer."),
+        "completion_status": _typed(_NULL_STR, "How the call ended; null while it goes on."),
+        "voicemail": _typed("boolean", "It went to voicemail."),
+        "callback": _typed("boolean", "A callback was requested."),
+        "callback_source": _typed(_NULL_STR, "Where the callback request came from."),
+        "outside_business_hours": _typed("boolean", "It started outside business hours."),
+        "exceeded_queue_time": _typed("boolean", "Voicemail after the queue wait limit."),
+        "exceeded_queue_wait_time": _typed("boolean", "The same as exceeded_queue_time."),
+        "customer_requested_voicemail": _typed("boolean", "The caller asked for voicemail."),
+        "call_group_id": _typed(_NULL_INT, "The group of its last call.queued."),
+        "quality_issues": {"type": "array", "maxItems": 0, "description": _NOT_KNOWN},
+        **{
+            name: {"type": "null", "description": _NOT_KNOWN}
+            for name in (
+                "call_channel", "call_charge", "call_recording_consent",
+                "call_recording_consent_action", "call_recording_consent_keypress",
+                "consultation_time", "customer_id", "ivr_action", "ivr_destination_group_name",
+                "ivr_hops", "ivr_routed_to", "ivr_time_spent", "minutes_billed",
+                "not_recording_time", "overflowed_to", "recording_control_interactions",
+                "recording_time", "ticket_id",
+            )
+        },
+        **{
+            name: {"type": "boolean", "const": False, "description": _NOT_KNOWN}
+            for name in (
+                "default_group", "overflowed", "post_call_summary_created",
+                "post_call_transcription_created",
+            )
+        },
+    }
+)  # fmt: skip
+_EXPORT_LEG = _closed(
+    {
+        "id": _typed("integer", "Stable per account: legs numbered in the order they begin."),
+        "call_id": _typed("integer", "The call record's id."),
+        "type": _typed("string", "Always agent.", enum=["agent"]),
+        "agent_id": _typed(_NULL_INT, "The agent."),
+        "user_id": _typed(_NULL_INT, "The same as agent_id."),
+        "created_at": {**_TIME, "description": "When the leg (or the offer) began."},
+        "updated_at": {**_TIME, "description": "When the record last changed."},
+        "available_via": _typed(_NULL_STR, "How the agent took calls then."),
+        "forwarded_to": _typed(_NULL_STR, "The agent's forwarding number then."),
+        "duration": _typed(_NULL_INT, "Seconds of the leg; null while it goes on."),
+        "talk_time": _typed(_NULL_INT, "Seconds of the leg, holds excluded."),
+        "hold_time": _typed(_NULL_INT, "Seconds on hold in the leg."),
+        "wrap_up_time": _typed(_NULL_INT, "Seconds of the agent's wrap-up after it."),
+        "completion_status": _typed(_NULL_STR, "How the leg ended; null while it goes on."),
+        "transferred_from": _typed(_NULL_INT, "The agent who transferred the call in."),
+        "transferred_to": _typed(_NULL_INT, "The agent the call was transferred to."),
+        "conference_to": _typed(_NULL_INT, "The agent invited to a conference."),
+        "quality_issues": {"type": "array", "maxItems": 0, "description": _NOT_KNOWN},
+        **{
+            name: {"type": "null", "description": _NOT_KNOWN}
+            for name in (
+                "call_charge", "conference_from", "conference_time", "consultation_from",
+                "consultation_time", "consultation_to", "minutes_billed",
+            )
+        },
+    }
+)  # fmt: skip
+
+
+def _export(key: str, item: str) -> Schema:
+    return _closed(
+        {
+            key: {"type": "array", "items": ref(item), "description": "By updated_at."},
+            "count": _count("Records on this page"),
+            "end_time": _typed("integer", "updated_at (Unix s) of the last record, or start_time."),
+            "next_page": _typed(
+                "string", "Where the next page, or the next poll, starts (never null).",
+                format="uri",
+            ),
+        }
+    )  # fmt: skip
+
+
 _SERVICE_LEVEL: dict[str, Schema] = {
     "threshold": {
         "type": "integer",
@@ -595,6 +698,10 @@ def components(*, max_batch_events: int) -> dict[str, Schema]:
         "CurrentQueueActivityResponse": _wrapped("current_queue_activity", _closed(_QUEUE)),
         "ServiceLevelResponse": _wrapped("service_level", _closed(_SERVICE_LEVEL)),
         "TimelineResponse": _wrapped("timeline", _TIMELINE),
+        "ExportCall": _EXPORT_CALL,
+        "ExportLeg": _EXPORT_LEG,
+        "IncrementalCallsResponse": _export("calls", "ExportCall"),
+        "IncrementalLegsResponse": _export("legs", "ExportLeg"),
         "DisplayLink": _DISPLAY_LINK,
         "DisplayLinkResponse": _wrapped("display_link", _DISPLAY_LINK_CREATED),
         "DisplayLinksResponse": _page(

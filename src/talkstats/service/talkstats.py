@@ -13,11 +13,20 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 
+from talkstats import exports
 from talkstats.access.credentials import Authenticator, hash_secret, new_api_token, token_prefix
-from talkstats.access.ratelimit import CURRENT_QUEUE_ACTIVITY, TALK, RateLimiter
+from talkstats.access.ratelimit import (
+    CURRENT_QUEUE_ACTIVITY,
+    INCREMENTAL_EXPORTS,
+    INCREMENTAL_EXPORTS_WINDOW,
+    TALK,
+    RateLimiter,
+)
 from talkstats.config import Settings
 from talkstats.domain.directory import AgentInfo
 from talkstats.domain.projection import AccountProjection
@@ -94,8 +103,13 @@ class Talkstats:
         limits = {
             TALK: settings.rate_limit_talk or None,
             CURRENT_QUEUE_ACTIVITY: settings.rate_limit_queue_activity or None,
+            INCREMENTAL_EXPORTS: settings.rate_limit_incremental_exports or None,
         }
-        self.rate_limiter = RateLimiter(limits, window=float(settings.rate_limit_window_seconds))
+        self.rate_limiter = RateLimiter(
+            limits,
+            window=float(settings.rate_limit_window_seconds),
+            windows={INCREMENTAL_EXPORTS: INCREMENTAL_EXPORTS_WINDOW},
+        )
         self.runtimes = Runtimes(store, settings, monotonic)
         # Snapshot after a batch when due (the CLI). A server turns this off and takes
         # snapshots in the background instead, off the request path.
@@ -206,6 +220,31 @@ class Talkstats:
             progress = self.runtimes.progress(account.id)
             raise Loading(account.subdomain, progress.events_left if progress else None)
         return runtime.projection
+
+    # --- call and leg records (incremental exports, exports.py) -------------------------
+
+    def flush_records(self, account: Account) -> None:
+        """Catch the account up with the log and write its changed call and leg records."""
+        runtime = self.runtimes.load(account)
+        self.runtimes.follow(account)
+        self.runtimes.flush_records(account, runtime)
+
+    def export_page(
+        self, account: Account, kind: str, start_time: int, after: int | None = None
+    ) -> exports.Page:
+        """One incremental-export page of ``kind`` (calls | legs), records written first."""
+        self.flush_records(account)
+        return exports.page(self.store, account, kind, start_time, after)
+
+    def export_days(
+        self, account: Account, kind: str, first: date, last: date
+    ) -> tuple[int, Iterator[list[dict[str, Any]]]]:
+        """(how many, chunks of records) of ``kind`` for calls started on days first..last
+        (local), records written first; for `talkstats export`."""
+        self.flush_records(account)
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        total = exports.day_count(self.store, account, kind, first, last)
+        return total, exports.by_day(self.store, account, kind, days)
 
     def load(self, account: Account) -> None:
         """Build the account's projection from its snapshot and log (off the event loop)."""

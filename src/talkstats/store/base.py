@@ -13,6 +13,11 @@ from typing import Final, Protocol
 ROLES: Final = ("admin", "agent", "end-user")
 MAX_RECORD_ID: Final = 2**63 - 1  # record ids are signed 64-bit integers in every store
 
+RECORD_KINDS: Final = ("calls", "legs")
+
+RecordRow = tuple[int, str, int, str]
+"""A stored call or leg record: (id, local day YYYY-MM-DD, updated ns, data JSON text)."""
+
 
 class StoreError(Exception):
     """Any failure of the store (I/O, corruption, a closed store, a constraint)."""
@@ -302,6 +307,46 @@ class Store(Protocol):
     def load_snapshot(self, account_id: int, version: str) -> tuple[int, bytes] | None:
         """(seq, blob) of the account's snapshot if it has this version, else None."""
         ...
+
+    # call and leg records (incremental exports): a projection of the log, kind
+    # "calls" or "legs"; rows are upserted per (account, id)
+    def records_mark(self, account_id: int) -> tuple[int, str] | None:
+        """(seq, version) the account's records cover, or None if never written."""
+        ...
+
+    def reset_records(self, account_id: int, version: str) -> None:
+        """Delete the account's records; the mark becomes (0, version). NotFound if unknown."""
+        ...
+
+    def save_records(
+        self,
+        account_id: int,
+        version: str,
+        seq: int,
+        calls: list[RecordRow],
+        legs: list[RecordRow],
+    ) -> None:
+        """Upsert records as of log position ``seq`` in one transaction, and mark seq.
+
+        A stored row written at a later position than ``seq`` is kept; the mark's seq
+        becomes max(mark, seq) and its version ``version``. NotFound if unknown.
+        """
+        ...
+
+    def read_records(
+        self, account_id: int, kind: str, lo: int, hi: int | None, limit: int | None
+    ) -> list[tuple[int, int, str]]:
+        """(id, updated, data) with lo <= updated < hi (no bound if None), by updated."""
+        ...
+
+    def read_day_records(
+        self, account_id: int, kind: str, day: str, after_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """(id, data) of the records of local day ``day`` with id > after_id, by id."""
+        ...
+
+    def count_day_records(self, account_id: int, kind: str, first: str, last: str) -> int:
+        """How many records the local days first..last (inclusive) hold."""
 
     # health
     def check(self) -> None:

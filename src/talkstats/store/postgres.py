@@ -42,6 +42,7 @@ from talkstats.store.base import (
     NewUser,
     NotFound,
     PhoneNumber,
+    RecordRow,
     StaleLog,
     Store,
     StoreError,
@@ -56,6 +57,7 @@ POOL_MAX: Final = 8
 
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
+_RECORD_TABLES: Final = {"calls": "call_records", "legs": "leg_records"}
 _LINK_COLUMNS: Final = "id, account_id, prefix, token_hash, description, created_at, revoked_at"
 _LOCK_ACCOUNT: Final = (
     "SELECT to_regclass('schema_version')::oid FROM accounts WHERE id = %s FOR NO KEY UPDATE"
@@ -75,6 +77,13 @@ def _subdomain_key(subdomain: str) -> str:
     if not key or "." in key:
         raise ValueError(f"subdomain must be one non-empty DNS label, got {subdomain!r}")
     return _text(key, "subdomain")
+
+
+def _record_table(kind: str) -> str:
+    table = _RECORD_TABLES.get(kind)
+    if table is None:
+        raise ValueError(f"kind must be 'calls' or 'legs', got {kind!r}")
+    return table
 
 
 def _text(value: str, what: str) -> str:
@@ -240,6 +249,11 @@ class PostgresStore(Store):
         if row[0] != self._identity[1]:
             self._lost = f"the tables of {self.where!r} were replaced while in use"
             raise StoreLost(self._lost)
+
+    @staticmethod
+    def _require_account(conn: psycopg.Connection[Any], account_id: int) -> None:
+        if conn.execute("SELECT 1 FROM accounts WHERE id = %s", (account_id,)).fetchone() is None:
+            raise NotFound(f"account {account_id} not found")
 
     @staticmethod
     def _require_record(
@@ -705,6 +719,99 @@ class PostgresStore(Store):
             (account_id, version),
         )
         return (int(row[0]), bytes(row[1])) if row else None
+
+    # -- call and leg records (incremental exports) ---------------------------
+
+    def records_mark(self, account_id: int) -> tuple[int, str] | None:
+        """(seq, version) the account's records cover, or None if never written."""
+        row = self._one(
+            "SELECT seq, version FROM record_marks WHERE account_id = %s", (account_id,)
+        )
+        return (int(row[0]), str(row[1])) if row else None
+
+    def reset_records(self, account_id: int, version: str) -> None:
+        """Delete the account's records and mark them as covering nothing, in ``version``."""
+        with self._connection(write=True) as conn:
+            self._require_account(conn, account_id)
+            conn.execute("DELETE FROM call_records WHERE account_id = %s", (account_id,))
+            conn.execute("DELETE FROM leg_records WHERE account_id = %s", (account_id,))
+            conn.execute(
+                "INSERT INTO record_marks (account_id, seq, version) VALUES (%s, 0, %s)"
+                " ON CONFLICT (account_id) DO UPDATE SET seq = 0, version = excluded.version",
+                (account_id, version),
+            )
+
+    def save_records(
+        self,
+        account_id: int,
+        version: str,
+        seq: int,
+        calls: list[RecordRow],
+        legs: list[RecordRow],
+    ) -> None:
+        """Upsert records as of log position ``seq``, in one transaction; mark covers seq.
+
+        A row already stored from a later position is kept (two processes may write
+        the same records); the mark becomes the larger of its position and ``seq``.
+        """
+        with self._connection(write=True) as conn:
+            self._require_account(conn, account_id)
+            for table, rows in (("call_records", calls), ("leg_records", legs)):
+                if rows:
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            f"INSERT INTO {table} (account_id, id, day, updated, seq, data)"
+                            " VALUES (%s, %s, %s, %s, %s, %s)"
+                            " ON CONFLICT (account_id, day, id) DO UPDATE SET"
+                            " updated = excluded.updated, seq = excluded.seq,"
+                            f" data = excluded.data WHERE {table}.seq <= excluded.seq",
+                            [
+                                (account_id, i, day, updated, seq, data)
+                                for i, day, updated, data in rows
+                            ],
+                        )
+            conn.execute(
+                "INSERT INTO record_marks (account_id, seq, version) VALUES (%s, %s, %s)"
+                " ON CONFLICT (account_id) DO UPDATE SET"
+                " seq = GREATEST(record_marks.seq, excluded.seq), version = excluded.version",
+                (account_id, seq, version),
+            )
+
+    def read_records(
+        self, account_id: int, kind: str, lo: int, hi: int | None, limit: int | None
+    ) -> list[tuple[int, int, str]]:
+        """(id, updated, data) with lo <= updated < hi (no bound if None), by updated."""
+        table = _record_table(kind)
+        sql = f"SELECT id, updated, data FROM {table} WHERE account_id = %s AND updated >= %s"
+        params: tuple[Any, ...] = (account_id, lo)
+        if hi is not None:
+            sql += " AND updated < %s"
+            params += (hi,)
+        sql += " ORDER BY updated"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params += (limit,)
+        return [(int(i), int(u), str(d)) for i, u, d in self._all(sql, params)]
+
+    def read_day_records(
+        self, account_id: int, kind: str, day: str, after_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """(id, data) of the records of local day ``day`` with id > after_id, by id."""
+        rows = self._all(
+            f"SELECT id, data FROM {_record_table(kind)}"
+            " WHERE account_id = %s AND day = %s AND id > %s ORDER BY id LIMIT %s",
+            (account_id, day, after_id, limit),
+        )
+        return [(int(i), str(d)) for i, d in rows]
+
+    def count_day_records(self, account_id: int, kind: str, first: str, last: str) -> int:
+        """How many records the local days first..last (inclusive, YYYY-MM-DD) hold."""
+        row = self._one(
+            f"SELECT count(*) FROM {_record_table(kind)}"
+            " WHERE account_id = %s AND day >= %s AND day <= %s",
+            (account_id, first, last),
+        )
+        return int(row[0])
 
     def close(self) -> None:
         """Close the pool's connections; calling it twice is harmless."""

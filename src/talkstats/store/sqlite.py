@@ -36,6 +36,7 @@ from talkstats.store.base import (
     NewUser,
     NotFound,
     PhoneNumber,
+    RecordRow,
     StaleLog,
     Store,
     StoreError,
@@ -61,6 +62,7 @@ _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, descriptio
 _LINK_COLUMNS: Final = "id, account_id, prefix, token_hash, description, created_at, revoked_at"
 _ACCOUNT_EXISTS: Final = "SELECT 1 FROM accounts WHERE id = ?"
 _HEAD: Final = "SELECT max(seq) FROM events WHERE account_id = ?"
+_RECORD_TABLES: Final = {"calls": "call_records", "legs": "leg_records"}
 _UNIQUENESS_ERRORS: Final = ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
 
 
@@ -69,6 +71,13 @@ def _positive_id(value: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_RECORD_ID:
         raise ValueError(f"{what} must be a positive integer up to {MAX_RECORD_ID}, got {value!r}")
     return value
+
+
+def _record_table(kind: str) -> str:
+    table = _RECORD_TABLES.get(kind)
+    if table is None:
+        raise ValueError(f"kind must be 'calls' or 'legs', got {kind!r}")
+    return table
 
 
 def _subdomain_key(subdomain: str) -> str:
@@ -677,6 +686,92 @@ class SQLiteStore(Store):
             (account_id, version),
         )
         return (int(row[0]), bytes(row[1])) if row else None
+
+    # -- call and leg records (incremental exports) ---------------------------
+
+    def records_mark(self, account_id: int) -> tuple[int, str] | None:
+        """(seq, version) the account's records cover, or None if never written."""
+        row = self._one("SELECT seq, version FROM record_marks WHERE account_id = ?", (account_id,))
+        return (int(row[0]), str(row[1])) if row else None
+
+    def reset_records(self, account_id: int, version: str) -> None:
+        """Delete the account's records and mark them as covering nothing, in ``version``."""
+        with self._write() as conn:
+            self._require_account(conn, account_id)
+            conn.execute("DELETE FROM call_records WHERE account_id = ?", (account_id,))
+            conn.execute("DELETE FROM leg_records WHERE account_id = ?", (account_id,))
+            conn.execute(
+                "INSERT OR REPLACE INTO record_marks (account_id, seq, version) VALUES (?, 0, ?)",
+                (account_id, version),
+            )
+
+    def save_records(
+        self,
+        account_id: int,
+        version: str,
+        seq: int,
+        calls: list[RecordRow],
+        legs: list[RecordRow],
+    ) -> None:
+        """Upsert records as of log position ``seq``, in one transaction; mark covers seq.
+
+        A row already stored from a later position is kept (two processes may write
+        the same records); the mark becomes the larger of its position and ``seq``.
+        """
+        account = operator.index(account_id)
+        with self._write() as conn:
+            self._require_account(conn, account)
+            for table, rows in (("call_records", calls), ("leg_records", legs)):
+                if rows:
+                    conn.executemany(
+                        f"INSERT INTO {table} (account_id, id, day, updated, seq, data)"
+                        f" VALUES ({account}, ?, ?, ?, {int(seq)}, ?)"
+                        " ON CONFLICT (account_id, day, id) DO UPDATE SET"
+                        " updated = excluded.updated, seq = excluded.seq, data = excluded.data"
+                        f" WHERE {table}.seq <= excluded.seq",
+                        rows,
+                    )
+            conn.execute(
+                "INSERT INTO record_marks (account_id, seq, version) VALUES (?, ?, ?)"
+                " ON CONFLICT (account_id) DO UPDATE SET"
+                " seq = max(record_marks.seq, excluded.seq), version = excluded.version",
+                (account, seq, version),
+            )
+
+    def read_records(
+        self, account_id: int, kind: str, lo: int, hi: int | None, limit: int | None
+    ) -> list[tuple[int, int, str]]:
+        """(id, updated, data) with lo <= updated < hi (no bound if None), by updated."""
+        table = _record_table(kind)
+        sql = f"SELECT id, updated, data FROM {table} WHERE account_id = ? AND updated >= ?"
+        params: tuple[Any, ...] = (account_id, lo)
+        if hi is not None:
+            sql += " AND updated < ?"
+            params += (hi,)
+        sql += " ORDER BY updated"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        return self._all(sql, params)
+
+    def read_day_records(
+        self, account_id: int, kind: str, day: str, after_id: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """(id, data) of the records of local day ``day`` with id > after_id, by id."""
+        return self._all(
+            f"SELECT id, data FROM {_record_table(kind)}"
+            " WHERE account_id = ? AND day = ? AND id > ? ORDER BY id LIMIT ?",
+            (account_id, day, after_id, limit),
+        )
+
+    def count_day_records(self, account_id: int, kind: str, first: str, last: str) -> int:
+        """How many records the local days first..last (inclusive, YYYY-MM-DD) hold."""
+        row = self._one(
+            f"SELECT count(*) FROM {_record_table(kind)}"
+            " WHERE account_id = ? AND day >= ? AND day <= ?",
+            (account_id, first, last),
+        )
+        return int(row[0])
 
     # -- health --------------------------------------------------------------
 

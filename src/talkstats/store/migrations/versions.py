@@ -206,4 +206,67 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    # Call and leg records of the incremental exports: a projection of the log. `seq`
+    # is the log position a row reflects, record_marks the position the tables cover;
+    # `data` is the record's values as a JSON array (domain/records.py). Clustered by
+    # (account, day, id): a record's day never changes and a day's records are one
+    # range (SQLite: 2.5 us an upsert, 3.8 with a rowid table and a separate index).
+    Migration(
+        version=3,
+        name="call and leg records of the incremental exports",
+        sqlite=(
+            """CREATE TABLE call_records (
+                account_id INTEGER NOT NULL,
+                day TEXT NOT NULL,
+                id INTEGER NOT NULL,
+                updated INTEGER NOT NULL,
+                seq INTEGER NOT NULL,
+                data TEXT NOT NULL,
+                PRIMARY KEY (account_id, day, id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX call_records_updated ON call_records (account_id, updated)",
+            """CREATE TABLE leg_records (
+                account_id INTEGER NOT NULL,
+                day TEXT NOT NULL,
+                id INTEGER NOT NULL,
+                updated INTEGER NOT NULL,
+                seq INTEGER NOT NULL,
+                data TEXT NOT NULL,
+                PRIMARY KEY (account_id, day, id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX leg_records_updated ON leg_records (account_id, updated)",
+            """CREATE TABLE record_marks (
+                account_id INTEGER PRIMARY KEY REFERENCES accounts (id),
+                seq INTEGER NOT NULL,
+                version TEXT NOT NULL
+            )""",
+        ),
+        postgres=(
+            """CREATE TABLE call_records (
+                account_id bigint NOT NULL,
+                day text NOT NULL,
+                id bigint NOT NULL,
+                updated bigint NOT NULL,
+                seq bigint NOT NULL,
+                data text NOT NULL,
+                PRIMARY KEY (account_id, day, id)
+            )""",
+            "CREATE INDEX call_records_updated ON call_records (account_id, updated)",
+            """CREATE TABLE leg_records (
+                account_id bigint NOT NULL,
+                day text NOT NULL,
+                id bigint NOT NULL,
+                updated bigint NOT NULL,
+                seq bigint NOT NULL,
+                data text NOT NULL,
+                PRIMARY KEY (account_id, day, id)
+            )""",
+            "CREATE INDEX leg_records_updated ON leg_records (account_id, updated)",
+            """CREATE TABLE record_marks (
+                account_id bigint PRIMARY KEY REFERENCES accounts (id),
+                seq bigint NOT NULL,
+                version text NOT NULL
+            )""",
+        ),
+    ),
 )

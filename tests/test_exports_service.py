@@ -75,6 +75,7 @@ def reference(tmp_path: Path) -> dict[str, list[tuple[Any, ...]]]:
     account = setup(path)
     service = open_service(path)
     ingest(service, account, EVENTS)
+    service.flush_records(account)
     service.close()
     tables = table(path)
     assert len(tables["call"]) > 40 and len(tables["leg"]) > 40
@@ -106,6 +107,7 @@ def test_a_snapshot_ahead_of_the_records_means_a_full_replay(
     account = setup(path)
     service = open_service(path)
     ingest(service, account, EVENTS)
+    service.flush_records(account)
     service.close()
     with sqlite3.connect(path) as conn:  # as if the last write of the records was lost
         conn.execute("DELETE FROM leg_records WHERE id > 5")
@@ -123,6 +125,7 @@ def test_records_of_another_version_are_rebuilt(
     account = setup(path)
     service = open_service(path)
     ingest(service, account, EVENTS)
+    service.flush_records(account)
     service.close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE record_marks SET version = 'an older talkstats'")
@@ -156,8 +159,24 @@ def test_memory_holds_only_the_calls_in_progress(tmp_path: Path) -> None:
     account = setup(path)
     service = open_service(path)
     ingest(service, account, EVENTS)
-    records = service.projection(account).records
+    service.flush_records(account)
+    follower = service._records_follower(account)
+    records = follower._open()
     assert records.calls == {}  # the simulation finished every call
     assert records.last_call_id == sum(e["type"] == "call.started" for e in EVENTS)
-    service.close()
     assert records.pending == 0
+    service.close()
+
+
+def test_ingestion_writes_no_record_and_the_tables_follow_the_log(tmp_path: Path) -> None:
+    """Records cost ingestion nothing: they are folded from the log, on demand."""
+    path = tmp_path / "apart.db"
+    account = setup(path)
+    service = open_service(path)
+    ingest(service, account, EVENTS)
+    assert table(path) == {"call": [], "leg": []}
+    assert service.records_behind(account)
+    assert service.flush_records(account) == len(EVENTS)
+    assert not service.records_behind(account)
+    assert service.flush_records(account) == 0
+    service.close()

@@ -1,32 +1,41 @@
-"""The incremental exports' store side: keeping the record tables, reading pages.
+"""The incremental exports' store side: record tables that follow the log, and pages.
 
-The domain (``domain/records.py``) folds events into call and leg records and says
-which changed; this module writes those changes to the store's record tables, in one
-transaction with the log position they cover (the *records mark*), and reads pages
-back by ``updated_at``. The service calls it at a few points: when a projection is
-loaded, after events are folded (live or replayed), before a snapshot, and before an
-export is read. Exports never scan the log: a page is an index range on the tables.
-
-Invariant kept with the service: a projection snapshot never covers more of the log
-than the records mark (``flush`` runs before every snapshot), so a restart that folds
-the log from the snapshot on re-derives every change the tables may lack.
+The domain (``domain/records.py``) folds events into call and leg records. A
+``RecordsFollower`` keeps one account's record tables caught up with its log: it reads
+the log entries after the position the tables cover, folds them, and writes the changed
+records together with that position and the fold's state there (the unfinished calls,
+pickled), all in one transaction. It runs beside ingestion, never inside it (a server
+runs it in its background rounds, and before every export read), so ingesting costs
+nothing more; after a crash or in another process it goes on from the stored state.
+Pages are read by ``updated_at`` from the tables: exports never scan the log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import pickle
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import orjson
 
+from talkstats.domain.decoding import parse_batch
+from talkstats.domain.events import Event, EventRejected, parse_event
 from talkstats.domain.records import CallRecords, render_call, render_leg
-from talkstats.domain.timeutil import NS_PER_SECOND
+from talkstats.domain.timeutil import NS_PER_SECOND, DayCalendar
 from talkstats.store.base import RECORD_KINDS, Account, Store
 
+log = logging.getLogger("talkstats")
+
+READ_CHUNK = 10_000
+"""Log entries read and folded at a time."""
+
 FLUSH_AT = 20_000
-"""Changed records kept in memory before they are written (a write per ~50k events)."""
+"""Changed records kept in memory before they are written (at the end of a catch-up
+at the latest)."""
 
 PAGE_SIZE = 1_000
 """Records per export page, as Zendesk serves; a page ends at a second's end."""
@@ -36,37 +45,110 @@ def _json(values: tuple[Any, ...]) -> str:
     return orjson.dumps(values).decode()
 
 
-def covered(store: Store, account: Account, version: str) -> int:
-    """The log position the account's record tables cover, for records ``version``.
-
-    Tables written by another version (another domain, another timezone) are emptied
-    first: the records are then rebuilt from the log.
-    """
-    mark = store.records_mark(account.id)
-    if mark is not None and mark[1] == version:
-        return mark[0]
-    store.reset_records(account.id, version)
-    return 0
-
-
-def flush(store: Store, account: Account, version: str, records: CallRecords, seq: int) -> None:
-    """Write every changed record as of log position ``seq`` and mark the tables at seq."""
-    changes = records.take_changes(_json)
-    store.save_records(account.id, version, seq, changes.calls, changes.legs)
+def _decode(objs: Sequence[object]) -> list[Event | EventRejected]:
+    try:
+        return parse_batch(objs)
+    except Exception:
+        out: list[Event | EventRejected] = []
+        for obj in objs:
+            try:
+                out.append(parse_event(obj))
+            except Exception:  # an entry the projection skips too (it is logged there)
+                out.append(EventRejected(None, None, "unreadable"))
+        return out
 
 
-def after_fold(
-    store: Store, account: Account, version: str, records: CallRecords, seq: int, mark: int
-) -> int:
-    """After folding the log up to ``seq``: drop changes the tables already hold, or
-    write them once enough are waiting. Returns the new records mark."""
-    if seq <= mark:
-        records.discard_changes()
-        return mark
-    if records.pending >= FLUSH_AT:
-        flush(store, account, version, records, seq)
-        return seq
-    return mark
+def _state(blob: bytes) -> tuple[int, CallRecords] | None:
+    """(seq, fold) from a stored state; None if it cannot be read (then: rebuild)."""
+    try:
+        seq, records = pickle.loads(blob)
+    except Exception:
+        return None
+    return (seq, records) if isinstance(records, CallRecords) and isinstance(seq, int) else None
+
+
+class RecordsFollower:
+    """One account's record tables, kept caught up with its log (thread-safe)."""
+
+    def __init__(self, store: Store, account: Account, version: str) -> None:
+        self.store = store
+        self.account = account
+        self.version = version
+        self._lock = threading.Lock()
+        self._records: CallRecords | None = None
+        self._seq = 0
+
+    def behind(self) -> bool:
+        """Whether the log holds entries the tables do not cover yet (store reads only)."""
+        return self.store.log_head(self.account.id) > self._seq
+
+    def catch_up(self) -> int:
+        """Fold and write what the log holds past the tables' position; how many entries."""
+        with self._lock:
+            records = self._open()
+            folded = 0
+            while True:
+                rows = self.store.read_events(self.account.id, self._seq, READ_CHUNK)
+                if not rows:
+                    break
+                self._fold(records, rows)
+                self._seq = rows[-1][0]
+                folded += len(rows)
+                if records.pending >= FLUSH_AT:
+                    self._save(records)
+            if folded:
+                self._save(records)
+            return folded
+
+    def _open(self) -> CallRecords:
+        """The fold at the position the tables cover (from memory, or from the store)."""
+        mark = self.store.records_mark(self.account.id)
+        if mark is None or mark[1] != self.version:
+            # never written, or by another version (domain, time zone): start over
+            self.store.reset_records(self.account.id, self.version)
+            self._records, self._seq = CallRecords(DayCalendar(self.account.timezone)), 0
+            return self._records
+        if self._records is not None and mark[0] <= self._seq:
+            return self._records  # ours is current (no other process went further)
+        stored = self.store.records_state(self.account.id)
+        state = _state(stored[1]) if stored is not None else None
+        if stored is None or state is None or state[0] != stored[0] or stored[0] != mark[0]:
+            # a mark without the state to go on from it: rebuild from the start
+            self.store.reset_records(self.account.id, self.version)
+            self._records, self._seq = CallRecords(DayCalendar(self.account.timezone)), 0
+            return self._records
+        self._seq, self._records = state
+        return self._records
+
+    def _fold(self, records: CallRecords, rows: list[tuple[int, str]]) -> None:
+        objs: list[object] = []
+        for _, body in rows:
+            try:
+                objs.append(orjson.loads(body))
+            except orjson.JSONDecodeError:
+                objs.append(None)
+        latest = records.now
+        fold = records.fold
+        for event in _decode(objs):
+            if isinstance(event, EventRejected):
+                continue
+            if event.time > latest:
+                latest = event.time
+            try:
+                fold(event, latest)
+            except Exception:
+                log.exception("event %r did not fold into the records", event.id)
+
+    def _save(self, records: CallRecords) -> None:
+        changes = records.take_changes(_json)
+        state = pickle.dumps((self._seq, records), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            self.store.save_records(
+                self.account.id, self.version, self._seq, changes.calls, changes.legs, state=state
+            )
+        except BaseException:
+            self._records = None  # its changes are in no table: go on from the store's state
+            raise
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -375,7 +375,7 @@ def test_database_errors_start_at_zero_for_every_operation(env: Env) -> None:
     s = scrape(env)
     errors = s["talkstats_database_errors_total"]
     assert {dict(k)["operation"]: n for k, n in errors.items()} == {
-        "ingest": 0, "load": 0, "follow": 0, "snapshot": 0, "check": 0
+        "ingest": 0, "load": 0, "follow": 0, "snapshot": 0, "check": 0, "records": 0
     }  # fmt: skip
 
 

@@ -150,8 +150,13 @@ def test_store_failures_are_counted_by_operation(
     service.runtimes.drop(account.id)
     with pytest.raises(StoreError):
         service.load(account)
+    monkeypatch.setattr(store, "records_mark", failing)
+    with pytest.raises(StoreError):
+        service.flush_records(account)
     errors = service.telemetry.copy().database_errors
-    assert errors == {"ingest": 1, "load": 1, "follow": 1, "snapshot": 1, "check": 1}
+    assert errors == {
+        "ingest": 1, "load": 1, "follow": 1, "snapshot": 1, "check": 1, "records": 1
+    }  # fmt: skip
 
 
 def test_a_log_that_keeps_moving_is_not_a_database_error(

@@ -605,7 +605,14 @@ class StoreContract:
         store.save_records(acme.id, "v1", 11, [(1, "2026-03-10", 110, "[11]")], [])
         assert store.read_records(acme.id, "calls", 0, None, None) == [(1, 120, "[12]")]
         assert store.records_mark(acme.id) == (12, "v1")
+        assert store.records_state(acme.id) is None
+        store.save_records(acme.id, "v1", 13, [], [], state=b"at 13")
+        store.save_records(acme.id, "v1", 12, [], [], state=b"at 12")  # behind: kept out
+        assert store.records_state(acme.id) == (13, b"at 13")
+        store.save_records(acme.id, "v1", 14, [], [])  # no state at 14: none to go on from
+        assert store.records_state(acme.id) is None
         store.reset_records(acme.id, "v2")
+        assert store.records_state(acme.id) is None
         assert store.read_records(acme.id, "calls", 0, None, None) == []
         assert store.records_mark(acme.id) == (0, "v2")
 

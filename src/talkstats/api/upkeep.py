@@ -10,7 +10,8 @@ Started by the app's lifespan, so it runs in a server and not in the CLI:
   process) is loaded; one whose log or reference data another process changed is
   caught up; one with enough events since its last snapshot is snapshotted (pickled
   under the account's lock, written without it; a failure is logged and retried
-  later by the service, and never reaches a client).
+  later by the service, and never reaches a client); and the exports' record tables
+  fold what the log gained (exports.RecordsFollower, without the account's lock).
 
 ``tick()`` is one round, so tests drive the upkeep without waiting for time to pass.
 On stop, a round in progress finishes before the service may snapshot and close, so
@@ -129,3 +130,7 @@ class Upkeep:
                     taken = await run_in_threadpool(service.take_snapshot, account)
                 if taken is not None:
                     await run_in_threadpool(service.save_snapshot, account, taken)
+            # the exports' record tables follow the log on their own (no account lock:
+            # they read the store, never the projection)
+            if await run_in_threadpool(service.records_behind, account):
+                await run_in_threadpool(service.flush_records, account)

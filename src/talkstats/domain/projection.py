@@ -16,7 +16,6 @@ from typing import NamedTuple
 from .aggregates import AgentTotals, CallTotals, LiveQueue, PeakTimeline
 from .directory import Directory
 from .events import Event, EventRejected
-from .records import CallRecords
 from .timeline import Timeline
 from .timeutil import NS_PER_SECOND, DayCalendar, format_instant
 
@@ -110,7 +109,6 @@ class AccountProjection:
         self.queues: dict[int, LiveQueue] = {}
         self.subset_peaks = SubsetPeaks()
         self.timeline = Timeline(self.calendar, self.peaks)  # per-interval series
-        self.records = CallRecords(self.calendar)  # the exports' records (records.py)
         # read-side memo (stats.py), keyed by what it depends on; never pickled
         self.read_cache: dict[object, object] = {}
         self._handlers: dict[str, Callable[[Event], None]] = self._make_handlers()
@@ -149,7 +147,6 @@ class AccountProjection:
         self.event_count += 1
         if event.time > self.latest_time:
             self.latest_time = event.time
-        self.records.fold(event, self.latest_time)
 
     def totals_for(self, day: date, phone_number_id: int = ALL_NUMBERS) -> CallTotals | None:
         return self.call_days.get(day, {}).get(phone_number_id)

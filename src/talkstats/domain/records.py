@@ -1,9 +1,9 @@
 """Call and leg records: the per-call view that Zendesk's incremental exports serve.
 
-``CallRecords`` is a second fold over the same validated events as the projection
-(``AccountProjection.apply`` hands it every accepted event), so the records are a pure
-function of the log: a live fold and a replay give the same records, ids and
-``updated_at`` stamps. It keeps drafts only for calls that are not finished (not ended,
+``CallRecords`` is a second fold over the log's events, beside the projection (the
+exports' ``RecordsFollower`` feeds it the log in order, apart from ingestion), so the
+records are a pure function of the log: however the log is read, in one go or in
+pieces across restarts, the records, ids and ``updated_at`` stamps are the same. It keeps drafts only for calls that are not finished (not ended,
 or an agent still in wrap-up) and remembers which records changed since the caller
 last took them (``take_changes``); the caller stores those, so memory stays bounded
 by the calls in progress, whatever the number of days.
@@ -268,10 +268,10 @@ class CallRecords:
     # --- public ------------------------------------------------------------------------
 
     def fold(self, event: Event, now: int) -> None:
-        """Fold one event the projection accepted; ``now`` is its latest event time."""
+        """Fold the log's next event; ``now`` is the latest event time of the log so far."""
+        self.now = now
         handler = self._handlers.get(event.type)
         if handler is not None:
-            self.now = now
             handler(event)
 
     @property

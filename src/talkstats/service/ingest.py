@@ -178,11 +178,6 @@ class _Batch:
             raise
         runtime.seq = seq
         runtime.folded += len(rows)
-        try:
-            self.runtimes.records_folded(self.account, runtime)
-        except Exception:  # the events are logged; the records re-derive from the log
-            self.runtimes.drop(self.account.id)
-            log.exception("records of account %s not written", self.account.subdomain)
 
 
 def _tally(counts: dict[str, int], reason: str) -> None:

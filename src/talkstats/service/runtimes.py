@@ -23,7 +23,6 @@ from pathlib import Path
 import orjson
 
 import talkstats.domain as domain_package
-from talkstats import exports
 from talkstats.config import Settings
 from talkstats.domain.decoding import parse_batch
 from talkstats.domain.directory import AgentInfo, Directory
@@ -100,7 +99,6 @@ class Runtime:
     # before any (/metrics: talkstats_snapshot_age_seconds)
     snapshot_at: float = 0.0
     load_seconds: float = 0.0  # how long building this runtime took
-    records_seq: int = 0  # log position the store's call/leg record tables cover
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +173,7 @@ class Runtimes:
         reference = self.store.reference_version(account.id)
         directory = self.directory(account)
         runtime: Runtime | None = None
-        records_seq = exports.covered(self.store, account, snapshot_version(account))
         snapshot = self.store.load_snapshot(account.id, snapshot_version(account))
-        if snapshot is not None and snapshot[0] > records_seq:
-            snapshot = None  # the record tables lag it: fold the log from the start
         if snapshot is not None:
             seq, blob = snapshot
             try:
@@ -192,7 +187,6 @@ class Runtimes:
         if runtime is None:
             runtime = Runtime(AccountProjection(account.timezone, directory))
         runtime.reference = reference
-        runtime.records_seq = records_seq
         progress.events_left = self.store.count_events(account.id, runtime.seq)
         started = self.monotonic()
         self.catch_up(account, runtime, progress)
@@ -232,7 +226,6 @@ class Runtimes:
             self._replay(account, runtime.projection, rows)
             runtime.seq = rows[-1][0]
             runtime.folded += len(rows)
-            self.records_folded(account, runtime)
             read += len(rows)
             if progress is not None and progress.events_left is not None:
                 progress.events_left = max(0, progress.events_left - len(rows))
@@ -288,35 +281,6 @@ class Runtimes:
             changed = self.catch_up(account, runtime) > 0 or changed
         return changed
 
-    # --- call and leg records (incremental exports, exports.py) ---------------------
-
-    def records_folded(self, account: Account, runtime: Runtime) -> None:
-        """After folding up to runtime.seq: drop changes the tables hold, or write them."""
-        runtime.records_seq = exports.after_fold(
-            self.store,
-            account,
-            snapshot_version(account),
-            runtime.projection.records,
-            runtime.seq,
-            runtime.records_seq,
-        )
-
-    def flush_records(self, account: Account, runtime: Runtime) -> None:
-        """Write every changed record; the tables then cover the log up to runtime.seq."""
-        if runtime.records_seq < runtime.seq or runtime.projection.records.pending:
-            try:
-                exports.flush(
-                    self.store,
-                    account,
-                    snapshot_version(account),
-                    runtime.projection.records,
-                    runtime.seq,
-                )
-            except Exception:
-                self.drop(account.id)  # its changes are in no table: rebuild from the log
-                raise
-            runtime.records_seq = runtime.seq
-
     # --- snapshots --------------------------------------------------------------------
 
     def snapshot_due(self, account_id: int) -> bool:
@@ -331,13 +295,6 @@ class Runtimes:
         """Pickle the projection (the caller holds the account's lock); None if current."""
         runtime = self._loaded.get(account.id)
         if runtime is None or runtime.folded == runtime.snapshot_folded:
-            return None
-        try:
-            self.flush_records(account, runtime)  # never snapshot past the records mark
-        except Exception as exc:
-            log.warning(
-                "records of account %s not written (%s); no snapshot", account.subdomain, exc
-            )
             return None
         blob = pickle.dumps(runtime.projection, protocol=pickle.HIGHEST_PROTOCOL)
         return Snapshot(runtime.seq, blob, runtime.folded)

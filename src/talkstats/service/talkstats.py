@@ -49,7 +49,7 @@ from talkstats.store.base import (
 
 from . import ingest as ingestion
 from .outcomes import BatchOutcome, Loading, Unavailable
-from .runtimes import AGENT_ROLES, LoadProgress, Runtimes, Snapshot
+from .runtimes import AGENT_ROLES, LoadProgress, Runtimes, Snapshot, snapshot_version
 from .telemetry import Telemetry
 
 log = logging.getLogger("talkstats")
@@ -115,6 +115,7 @@ class Talkstats:
         # snapshots in the background instead, off the request path.
         self.inline_snapshots = True
         self._accounts: dict[str, Account] = {}
+        self._followers: dict[int, exports.RecordsFollower] = {}  # record tables (exports)
         self._accounts_loaded_at = float("-inf")
         self._store_lost_logged = False
 
@@ -223,11 +224,28 @@ class Talkstats:
 
     # --- call and leg records (incremental exports, exports.py) -------------------------
 
-    def flush_records(self, account: Account) -> None:
-        """Catch the account up with the log and write its changed call and leg records."""
-        runtime = self.runtimes.load(account)
-        self.runtimes.follow(account)
-        self.runtimes.flush_records(account, runtime)
+    def flush_records(self, account: Account) -> int:
+        """Bring the account's record tables up to its log; how many entries were folded.
+
+        A server does it in its background rounds; an export read does it first, so a
+        page never lags what was acknowledged before it was asked for.
+        """
+        with self._counting_store_errors("records"):
+            return self._records_follower(account).catch_up()
+
+    def records_behind(self, account: Account) -> bool:
+        """Whether the log holds entries the record tables do not cover yet."""
+        with self._counting_store_errors("records"):
+            return self._records_follower(account).behind()
+
+    def _records_follower(self, account: Account) -> exports.RecordsFollower:
+        version = snapshot_version(account)
+        follower = self._followers.get(account.id)
+        if follower is None or follower.version != version:
+            follower = self._followers[account.id] = exports.RecordsFollower(
+                self.store, account, version
+            )
+        return follower
 
     def export_page(
         self, account: Account, kind: str, start_time: int, after: int | None = None

@@ -23,7 +23,7 @@ REQUEST_BOUNDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 BATCH_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 # Where the store failed (label ``operation`` of talkstats_database_errors_total).
-DATABASE_OPERATIONS = ("ingest", "load", "follow", "snapshot", "check")
+DATABASE_OPERATIONS = ("ingest", "load", "follow", "snapshot", "check", "records")
 
 
 class Histogram:

@@ -325,12 +325,21 @@ class Store(Protocol):
         seq: int,
         calls: list[RecordRow],
         legs: list[RecordRow],
+        *,
+        state: bytes | None = None,
     ) -> None:
         """Upsert records as of log position ``seq`` in one transaction, and mark seq.
 
         A stored row written at a later position than ``seq`` is kept; the mark's seq
-        becomes max(mark, seq) and its version ``version``. NotFound if unknown.
+        becomes max(mark, seq) and its version ``version``; ``state`` (the fold's state
+        at ``seq``, or None for none) replaces the stored one unless the mark was
+        already further.
+        NotFound if unknown.
         """
+        ...
+
+    def records_state(self, account_id: int) -> tuple[int, bytes] | None:
+        """(seq, state) stored with the records mark, or None if there is none."""
         ...
 
     def read_records(

@@ -736,8 +736,9 @@ class PostgresStore(Store):
             conn.execute("DELETE FROM call_records WHERE account_id = %s", (account_id,))
             conn.execute("DELETE FROM leg_records WHERE account_id = %s", (account_id,))
             conn.execute(
-                "INSERT INTO record_marks (account_id, seq, version) VALUES (%s, 0, %s)"
-                " ON CONFLICT (account_id) DO UPDATE SET seq = 0, version = excluded.version",
+                "INSERT INTO record_marks (account_id, seq, version, state) VALUES (%s, 0, %s, NULL)"
+                " ON CONFLICT (account_id) DO UPDATE SET seq = 0, version = excluded.version,"
+                " state = NULL",
                 (account_id, version),
             )
 
@@ -748,6 +749,8 @@ class PostgresStore(Store):
         seq: int,
         calls: list[RecordRow],
         legs: list[RecordRow],
+        *,
+        state: bytes | None = None,
     ) -> None:
         """Upsert records as of log position ``seq``, in one transaction; mark covers seq.
 
@@ -771,11 +774,22 @@ class PostgresStore(Store):
                             ],
                         )
             conn.execute(
-                "INSERT INTO record_marks (account_id, seq, version) VALUES (%s, %s, %s)"
+                "INSERT INTO record_marks (account_id, seq, version, state)"
+                " VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (account_id) DO UPDATE SET"
+                " state = CASE WHEN excluded.seq >= record_marks.seq"
+                " THEN excluded.state ELSE record_marks.state END,"
                 " seq = GREATEST(record_marks.seq, excluded.seq), version = excluded.version",
-                (account_id, seq, version),
+                (account_id, seq, version, None if state is None else bytes(state)),
             )
+
+    def records_state(self, account_id: int) -> tuple[int, bytes] | None:
+        """(seq, state) stored with the records mark, or None if there is none."""
+        row = self._one(
+            "SELECT seq, state FROM record_marks WHERE account_id = %s AND state IS NOT NULL",
+            (account_id,),
+        )
+        return (int(row[0]), bytes(row[1])) if row else None
 
     def read_records(
         self, account_id: int, kind: str, lo: int, hi: int | None, limit: int | None

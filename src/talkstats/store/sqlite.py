@@ -701,7 +701,8 @@ class SQLiteStore(Store):
             conn.execute("DELETE FROM call_records WHERE account_id = ?", (account_id,))
             conn.execute("DELETE FROM leg_records WHERE account_id = ?", (account_id,))
             conn.execute(
-                "INSERT OR REPLACE INTO record_marks (account_id, seq, version) VALUES (?, 0, ?)",
+                "INSERT OR REPLACE INTO record_marks (account_id, seq, version, state)"
+                " VALUES (?, 0, ?, NULL)",
                 (account_id, version),
             )
 
@@ -712,6 +713,8 @@ class SQLiteStore(Store):
         seq: int,
         calls: list[RecordRow],
         legs: list[RecordRow],
+        *,
+        state: bytes | None = None,
     ) -> None:
         """Upsert records as of log position ``seq``, in one transaction; mark covers seq.
 
@@ -732,11 +735,21 @@ class SQLiteStore(Store):
                         rows,
                     )
             conn.execute(
-                "INSERT INTO record_marks (account_id, seq, version) VALUES (?, ?, ?)"
+                "INSERT INTO record_marks (account_id, seq, version, state) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (account_id) DO UPDATE SET"
+                " state = CASE WHEN excluded.seq >= record_marks.seq"
+                " THEN excluded.state ELSE record_marks.state END,"
                 " seq = max(record_marks.seq, excluded.seq), version = excluded.version",
-                (account, seq, version),
+                (account, seq, version, None if state is None else bytes(state)),
             )
+
+    def records_state(self, account_id: int) -> tuple[int, bytes] | None:
+        """(seq, state) stored with the records mark, or None if there is none."""
+        row = self._one(
+            "SELECT seq, state FROM record_marks WHERE account_id = ? AND state IS NOT NULL",
+            (account_id,),
+        )
+        return (int(row[0]), bytes(row[1])) if row else None
 
     def read_records(
         self, account_id: int, kind: str, lo: int, hi: int | None, limit: int | None

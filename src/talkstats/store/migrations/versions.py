@@ -207,7 +207,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         ),
     ),
     # Call and leg records of the incremental exports: a projection of the log. `seq`
-    # is the log position a row reflects, record_marks the position the tables cover;
+    # is the log position a row reflects, record_marks the position the tables cover
+    # and the fold's state there (its unfinished calls, pickled) to go on from;
     # `data` is the record's values as a JSON array (domain/records.py). Clustered by
     # (account, day, id): a record's day never changes and a day's records are one
     # range (SQLite: 2.5 us an upsert, 3.8 with a rowid table and a separate index).
@@ -238,7 +239,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             """CREATE TABLE record_marks (
                 account_id INTEGER PRIMARY KEY REFERENCES accounts (id),
                 seq INTEGER NOT NULL,
-                version TEXT NOT NULL
+                version TEXT NOT NULL,
+                state BLOB
             )""",
         ),
         postgres=(
@@ -265,7 +267,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             """CREATE TABLE record_marks (
                 account_id bigint PRIMARY KEY REFERENCES accounts (id),
                 seq bigint NOT NULL,
-                version text NOT NULL
+                version text NOT NULL,
+                state bytea
             )""",
         ),
     ),

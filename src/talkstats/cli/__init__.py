@@ -5,7 +5,8 @@
 - ``ingest``: events from files or standard input;
 - ``simulate``: the traffic simulator's ``simulate``;
 - ``demo``: the API with a live simulated contact center;
-- ``progress``: progress bars (terminal) and progress lines (logs) of long commands.
+- ``progress``: progress bars (terminal) and progress lines (logs) of long commands;
+- ``asterisk``: Asterisk's queue_log (``import`` and ``follow``).
 
 ``root`` is the composition root (settings -> store -> service, the real clocks);
 every command builds its service there.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import click
 
-from talkstats.cli import accounts, demo, ingest, serve, simulate
+from talkstats.cli import accounts, asterisk, demo, ingest, serve, simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,7 @@ for _command in (
     ingest.ingest,
     *simulate.COMMANDS,
     *demo.COMMANDS,
+    *asterisk.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -347,6 +347,9 @@ class Resolver:
             self._memberships.add((group_id, agent_id))
             self._new.memberships.append((group_id, agent_id))
 
+    def has_new(self) -> bool:
+        return bool(self._new)
+
     def take_new(self) -> NewReference:
         """What was invented since the last call (to create before sending events)."""
         new, self._new = self._new, NewReference()

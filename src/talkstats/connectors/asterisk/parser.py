@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from talkstats.connectors.asterisk.lines import QueueLogLine
@@ -107,6 +107,8 @@ class QueueLogParser:
         self._seq = 0
         self._out: list[Event] = []
         self._fmt_ns = -1
+        self._key_second = -1
+        self._key_counts: dict[str, int] = {}
         self._fmt_text = ""
         self._handlers: dict[str, Callable[[QueueLogLine], None]] = {
             "ENTERQUEUE": self._enterqueue,
@@ -147,6 +149,13 @@ class QueueLogParser:
         if line.time < 0:
             self.skipped["time before 1970"] += 1
             return []
+        if line.time != self._key_second:  # identical lines in one second: distinct ids
+            self._key_second = line.time
+            self._key_counts.clear()
+        seen = self._key_counts.get(line.key, 0) + 1
+        self._key_counts[line.key] = seen
+        if seen > 1:
+            line = replace(line, key=f"{line.key}~{seen}")
         if self._pending and self._pending[0][0] <= line.time:
             self._flush(line.time, 0)
         handler = self._handlers.get(line.event)
@@ -184,6 +193,10 @@ class QueueLogParser:
 
     def open_calls(self) -> int:
         return len(self._calls)
+
+    def resolver_has_new(self) -> bool:
+        """The resolver invented records not handed out yet (to create)."""
+        return self.resolver.has_new()
 
     # --- emitting -------------------------------------------------------------------------
 
@@ -603,3 +616,53 @@ class QueueLogParser:
                 self._end_call(call, line.time, line.key, "r" + call.tid)
         if not self._out:
             self._skip("no statistics (QUEUESTART)")
+
+    # --- persistence (follow's state file) ------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to go on after a restart, as JSON-ready data."""
+        return {
+            "calls": [
+                [c.callid, c.tid, c.queue, c.last, c.agent, list(c.exit) if c.exit else None]
+                for c in self._calls.values()
+            ],
+            "agents": [
+                [
+                    agent_id,
+                    a.last,
+                    a.status,
+                    a.presence.to_json() if a.presence else None,
+                    a.callid,
+                    list(a.wrap) if a.wrap else None,
+                ]
+                for agent_id, a in self._agents.items()
+            ],  # fmt: skip
+            "finished": list(self._finished.items())[-10_000:],
+            "dids": list(self._dids.items()),
+            "pending": [list(p) for p in self._pending],
+            "seq": self._seq,
+            "keys": [self._key_second, self._key_counts],
+            "resolver": self.resolver.snapshot(),
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Go on from a `snapshot` (of a parser reading the same source)."""
+        for callid, tid, queue, last, agent, exit_ in data["calls"]:
+            self._calls[callid] = _Call(
+                callid, tid, queue, int(last), agent, tuple(exit_) if exit_ else None
+            )
+        for agent_id, last, status, presence, callid, wrap in data["agents"]:
+            self._agents[int(agent_id)] = _Agent(
+                int(last),
+                status,
+                Presence.from_json(presence) if presence else Presence(),
+                callid,
+                tuple(wrap) if wrap else None,
+            )
+        self._finished = {str(k): int(v) for k, v in data["finished"]}
+        self._dids = {str(k): str(v) for k, v in data["dids"]}
+        self._pending = [tuple(p) for p in data["pending"]]
+        heapq.heapify(self._pending)
+        self._seq = int(data["seq"])
+        self._key_second, self._key_counts = int(data["keys"][0]), dict(data["keys"][1])
+        self.resolver.restore(data["resolver"])

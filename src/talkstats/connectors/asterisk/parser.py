@@ -181,7 +181,7 @@ class QueueLogParser:
         A caller's exit waits one second more than the requeue window, since a line's
         time is cut to the second.
         """
-        self._flush(now_ns, NS_PER_SECOND)
+        self._flush(now_ns, NS_PER_SECOND - 1)
         out, self._out = self._out, []
         return out
 
@@ -464,6 +464,8 @@ class QueueLogParser:
         agent_id, agent = member
         call = self._current_call(line)
         if call is None:
+            if self._ended_before(line):
+                return
             call = self._reconstruct(line, _int(line.field(0)))
         if call.agent == agent_id:
             self._skip("CONNECT repeated for the same member")
@@ -513,6 +515,8 @@ class QueueLogParser:
         agent_id, agent = member
         talk_ns = (talk or 0) * NS_PER_SECOND
         if call is None:
+            if self._ended_before(line):
+                return None
             call = self._reconstruct(line, (hold or 0) + (talk or 0))
         else:
             self.notes["answers not logged (answered from COMPLETE / TRANSFER)"] += 1
@@ -546,8 +550,16 @@ class QueueLogParser:
     def _waiting_call(self, line: QueueLogLine, wait: int | None) -> _Call | None:
         call = self._current_call(line)
         if call is None:
-            return self._reconstruct(line, wait)
+            return None if self._ended_before(line) else self._reconstruct(line, wait)
         return call
+
+    def _ended_before(self, line: QueueLogLine) -> bool:
+        """A line of a call that has ended (an Asterisk restart, a settled exit, a lost
+        line): skipped, so that the call is not counted twice."""
+        if line.callid in self._finished:
+            self._skip(f"{line.event} of a call that had ended (restart or lost line)")
+            return True
+        return False
 
     def _abandon(self, line: QueueLogLine) -> None:
         if line.agent not in _MEMBERLESS:

@@ -34,7 +34,9 @@ class Presence:
 
     def added(self, queue: str, paused: bool) -> None:
         self.queues[queue] = "" if paused else None
-        if not paused:
+        if paused:
+            self.reason = ""
+        else:
             self.all_paused = None
 
     def removed(self, queue: str) -> None:

@@ -192,6 +192,8 @@ class FileTail:
             if self._stat(self.path) is None:
                 return lines
             self._open(self.path, 0, "", 0)
+        elif self._truncated():
+            return lines + self._after_truncation(limit - len(lines))
         lines.extend(self._drain(limit - len(lines)))
         if len(lines) < limit:
             lines.extend(self._rotation(limit - len(lines)))
@@ -210,19 +212,32 @@ class FileTail:
                 return lines
             self._open(self.path, 0, "", 0)
             return self._drain(limit)
-        if current.st_size < self._offset or not self._matches(
-            self.path, self._head, self._head_len, 0
-        ):
-            head, head_len, offset = self._head, self._head_len, self._offset
-            copy = self._find_rotated(-1, head, head_len, offset)
-            if copy is not None:
-                self._backlog.append((copy, offset, head, head_len))
-            else:
-                self.warn(
-                    f"{self.path}: truncated at position {offset} and no copy starts with its "
-                    "first line; lines written between the last read and the truncation are lost"
-                )
-            self._close()
-            self._inode, self._offset, self._head, self._head_len = 0, 0, "", 0
-            return self.read(limit)
+        if self._truncated():
+            return self._after_truncation(limit)
         return []
+
+    def _truncated(self) -> bool:
+        """The open file was emptied in place (and maybe written again) since we read it."""
+        if not self._head_len:
+            return False
+        current = self._stat(self.path)
+        if current is None or current.st_ino != self._inode:
+            return False
+        return current.st_size < self._offset or not self._matches(
+            self.path, self._head, self._head_len, 0
+        )
+
+    def _after_truncation(self, limit: int) -> list[str]:
+        """Read what we had not read yet from the copy, then the file from its start."""
+        head, head_len, offset = self._head, self._head_len, self._offset
+        copy = self._find_rotated(-1, head, head_len, offset)
+        if copy is not None:
+            self._backlog.append((copy, offset, head, head_len))
+        else:
+            self.warn(
+                f"{self.path}: truncated at position {offset} and no copy starts with its "
+                "first line; lines written between the last read and the truncation are lost"
+            )
+        self._close()
+        self._inode, self._offset, self._head, self._head_len = 0, 0, "", 0
+        return self.read(limit)

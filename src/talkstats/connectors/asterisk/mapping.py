@@ -219,6 +219,7 @@ class Resolver:
             self._numbers_by_name.setdefault(_norm(name), pid)
         self._memberships = set(known.memberships)
         self._member_ids: dict[str, int] = {}
+        self._invented: set[int] = set()
         self._group_ids: dict[str, int] = {}
         self._queue_numbers: dict[str, int] = {}
         self._did_ids: dict[str, int] = {}
@@ -256,7 +257,8 @@ class Resolver:
                 self._add_agent(mapped, self._name_for(mapped, member))
             return mapped
         number = member_number(member)
-        if number is not None and (number not in self._users or self.is_agent(number)):
+        free = number is not None and number not in self._invented
+        if number is not None and free and (number not in self._users or self.is_agent(number)):
             if number not in self._users:
                 self._add_agent(number, self._name_for(number, member))
             return number
@@ -264,6 +266,7 @@ class Resolver:
         if by_name is not None:
             return by_name
         agent_id = self._next_free(self._users)
+        self._invented.add(agent_id)  # not the number of another member later
         self._add_agent(agent_id, self._name_for(agent_id, member))
         return agent_id
 
@@ -360,6 +363,7 @@ class Resolver:
     def snapshot(self) -> dict[str, Any]:
         return {
             "members": self._member_ids,
+            "invented": sorted(self._invented),
             "groups": self._group_ids,
             "queue_numbers": self._queue_numbers,
             "dids": self._did_ids,
@@ -368,6 +372,7 @@ class Resolver:
     def restore(self, data: MappingType[str, Any]) -> None:
         """Ids given in an earlier run keep their meaning (the account has those records)."""
         self._member_ids.update({str(k): int(v) for k, v in data.get("members", {}).items()})
+        self._invented.update(int(i) for i in data.get("invented", ()))
         self._group_ids.update({str(k): int(v) for k, v in data.get("groups", {}).items()})
         self._queue_numbers.update(
             {str(k): int(v) for k, v in data.get("queue_numbers", {}).items()}

@@ -107,6 +107,8 @@ class QueueLogParser:
         self._seq = 0
         self._out: list[Event] = []
         self._fmt_ns = -1
+        self._fmt_minute = -1
+        self._fmt_prefix = ""
         self._key_second = -1
         self._key_counts: dict[str, int] = {}
         self._fmt_text = ""
@@ -203,7 +205,15 @@ class QueueLogParser:
     def _time(self, t: int) -> str:
         if t != self._fmt_ns:
             self._fmt_ns = t
-            self._fmt_text = format_instant(t)
+            seconds, fraction = divmod(t, NS_PER_SECOND)
+            minute = seconds // 60
+            if fraction or minute != self._fmt_minute:
+                text = format_instant(t)
+                if not fraction:
+                    self._fmt_minute, self._fmt_prefix = minute, text[:17]
+                self._fmt_text = text
+            else:  # whole seconds of the same minute: the common case of a file
+                self._fmt_text = f"{self._fmt_prefix}{seconds % 60:02d}Z"
         return self._fmt_text
 
     def _emit(self, key: str, tag: str, etype: str, t: int, fields: dict[str, Any]) -> None:
@@ -231,8 +241,8 @@ class QueueLogParser:
             self.resolver.join(agent_id, line.queue)
             if in_call:
                 assert agent.presence is not None
-                agent.presence.seen_in(line.queue)
-                self._sync_status(agent_id, agent, line)
+                if agent.presence.seen_in(line.queue) or agent.status is None:
+                    self._sync_status(agent_id, agent, line)
         return agent_id, agent
 
     def _sync_status(self, agent_id: int, agent: _Agent, line: QueueLogLine) -> None:

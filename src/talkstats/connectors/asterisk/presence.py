@@ -42,10 +42,12 @@ class Presence:
     def removed(self, queue: str) -> None:
         self.queues.pop(queue, None)
 
-    def seen_in(self, queue: str) -> None:
-        """A call line in ``queue``: a static member is in it (and was not paused there)."""
+    def seen_in(self, queue: str) -> bool:
+        """A call line in ``queue``: a static member is in it. True if that is news."""
         if queue and queue != "NONE" and queue not in self.queues:
             self.queues[queue] = self.all_paused
+            return True
+        return False
 
     def paused(self, queue: str | None, reason: str) -> None:
         self.reason = reason

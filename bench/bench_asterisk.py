@@ -103,7 +103,7 @@ def full_import(
     gctune.tune()
     url = f"sqlite:///{folder / 'bench.db'}"
     service = Talkstats(
-        open_store(url), load_settings({"database_url": url}, environ={}),
+        open_store(url, create=True), load_settings({"database_url": url}, environ={}),
         clock=time.time_ns, monotonic=time.monotonic,
     )  # fmt: skip
     account = service.create_account(

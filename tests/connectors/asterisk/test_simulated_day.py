@@ -98,7 +98,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
 
     database = f"sqlite:///{tmp / 'day.db'}"
     service = Talkstats(
-        SQLiteStore(tmp / "day.db"),
+        SQLiteStore(tmp / "day.db", create=True),
         load_settings({"database_url": database}, environ={}),
         clock=lambda: end,
         monotonic=lambda: 0.0,
@@ -139,6 +139,10 @@ def api(day: Day) -> Iterator[tuple[Client, Client]]:
         monotonic=clock.monotonic,
         hasher=CHEAP,
     )
+    for sub in ("events", "asterisk"):  # loaded before the first request (else a 503)
+        loaded = service.account(sub)
+        assert loaded is not None
+        service.projection(loaded)
     app = create_app(service)
     clients = (
         Client(app, "http://events.talkstats.test"),

@@ -255,7 +255,7 @@ def follow(state_path: str | None, poll_seconds: float, report_seconds: float, *
     run = _Run(kw)
     try:
         with _errors():
-            connector = run.connector()
+            connector = _connector_when_reachable(run, lambda: stopping)
             probe, source_id = run.source(None)
             probe.close()
             state = StateFile(state_path or default_state_path(source_id), source_id)
@@ -281,6 +281,20 @@ def follow(state_path: str | None, poll_seconds: float, report_seconds: float, *
         run.close()
         signal.signal(signal.SIGTERM, previous)
     _finish(summary)
+
+
+def _connector_when_reachable(run: _Run, stopping: Callable[[], bool]) -> Connector:
+    """The connector; a server that does not answer yet is waited for (and said so)."""
+    pause = 1.0
+    while True:
+        try:
+            return run.connector()
+        except DriverError as exc:
+            if stopping() or not run.kw["url"]:
+                raise
+            _warn(f"{exc}; retrying in {pause:g} s")
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 @click.group("asterisk")

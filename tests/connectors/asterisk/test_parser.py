@@ -214,6 +214,13 @@ def test_a_caller_back_in_a_queue_after_the_window_is_a_new_call() -> None:
     )
 
 
+def test_syscompat_drops_the_call() -> None:
+    r = Replay()
+    r.feed(WAITING_CALL + "+20|c1|support|PJSIP/400|SYSCOMPAT|")
+    assert r.overview()["total_call_duration"] == 10
+    assert r.activity()[400]["calls_accepted"] == 0
+
+
 def test_withdraw_leaves_the_queue_without_voicemail() -> None:
     r = Replay()
     r.feed(WAITING_CALL + "+40|c1|support|NONE|WITHDRAW|1|1|30|info")

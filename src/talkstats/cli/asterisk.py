@@ -29,10 +29,12 @@ from talkstats.connectors.asterisk.runner import (
     Connector,
     FileSource,
     LineSource,
+    ParserSpec,
     StateFile,
     Summary,
     run_follow,
     run_import,
+    run_import_pipelined,
 )
 from talkstats.connectors.asterisk.table import (
     TableError,
@@ -119,6 +121,7 @@ class _Run:
         self.kw = kw
         self.service: Any = None
         self.zone_name: str | None = kw["log_timezone"]
+        self.spec: ParserSpec
 
     def close(self) -> None:
         if self.service is not None:
@@ -149,14 +152,15 @@ class _Run:
             reference = StoreReference(self.service, account)
             sink = ServiceSink(self.service, account)
             self.zone_name = self.zone_name or account.timezone
-        resolver = Resolver(mapping, reference.load())
-        parser = QueueLogParser(
-            resolver,
-            wrapup_seconds=kw["wrapup_seconds"],
-            requeue_seconds=kw["requeue_seconds"],
-            min_ring_ms=kw["min_ring_ms"],
-            id_prefix=kw["id_prefix"],
-        )
+        known = reference.load()
+        options = {
+            "wrapup_seconds": kw["wrapup_seconds"],
+            "requeue_seconds": kw["requeue_seconds"],
+            "min_ring_ms": kw["min_ring_ms"],
+            "id_prefix": kw["id_prefix"],
+        }
+        self.spec = ParserSpec(mapping, known, options)
+        parser = QueueLogParser(Resolver(mapping, known), **options)
         driver = Driver(sink, batch_size=kw["batch_size"], warn=_warn)
         return Connector(parser, reference, driver, note=_note)
 
@@ -211,13 +215,30 @@ def import_(**kw: Any) -> None:
         with _errors():
             connector = run.connector()
             source, _ = run.source(None)
+            path = Path(kw["source"])
             try:
-                summary = run_import(source, connector)
+                if _two_cores_pay(source, path):
+                    source.close()
+                    summary = run_import_pipelined(path, run.spec, connector)
+                else:
+                    summary = run_import(source, connector)
             finally:
                 source.close()
     finally:
         run.close()
     _finish(summary)
+
+
+PIPELINE_BYTES = 8 << 20  # a file this big is parsed in a second process while sending
+
+
+def _two_cores_pay(source: LineSource, path: Path) -> bool:
+    """Parsing in a child process pays for its start-up on a big file and a second core."""
+    return (
+        isinstance(source, FileSource)
+        and (os.cpu_count() or 1) > 1
+        and path.stat().st_size >= PIPELINE_BYTES
+    )
 
 
 def default_state_path(source_id: str) -> Path:

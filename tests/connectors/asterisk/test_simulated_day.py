@@ -5,6 +5,7 @@ deliberate differences, and a test below pins each one)."""
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,7 +105,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
         monotonic=lambda: 0.0,
         hasher=CHEAP,
     )
-    for sub in ("events", "asterisk"):
+    for sub in ("events", "asterisk", "pipelined"):
         account = service.create_account(
             sub, ZONE, "professional", admin_email=f"admin@{sub}.test", admin_password=PASSWORD
         )
@@ -129,8 +130,15 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
 
 
 @pytest.fixture
-def api(day: Day) -> Iterator[tuple[Client, Client]]:
-    """Two clients on one service: the event API's account and the queue_log's."""
+def api(day: Day) -> Iterator[dict[str, Client]]:
+    """Clients on one service, by account: the event API's and the queue_log imports'."""
+    with reading(day) as clients:
+        yield clients
+
+
+@contextlib.contextmanager
+def reading(day: Day) -> Iterator[dict[str, Client]]:
+    """Clients on a service opened now (it sees what other processes wrote before)."""
     clock = FakeClock(local(DAY + timedelta(days=1)) - 1_000_000_000)
     service = Talkstats(
         SQLiteStore(day.tmp / "day.db"),
@@ -139,17 +147,17 @@ def api(day: Day) -> Iterator[tuple[Client, Client]]:
         monotonic=clock.monotonic,
         hasher=CHEAP,
     )
-    for sub in ("events", "asterisk"):  # loaded before the first request (else a 503)
+    for sub in ("events", "asterisk", "pipelined"):  # loaded before the first request (else 503)
         loaded = service.account(sub)
         assert loaded is not None
         service.projection(loaded)
     app = create_app(service)
-    clients = (
-        Client(app, "http://events.talkstats.test"),
-        Client(app, "http://asterisk.talkstats.test"),
-    )
+    clients = {
+        sub: Client(app, f"http://{sub}.talkstats.test")
+        for sub in ("events", "asterisk", "pipelined")
+    }
     yield clients
-    for client in clients:
+    for client in clients.values():
         client.close()
     service.close()
 
@@ -177,17 +185,15 @@ def test_the_day_is_big_enough_to_mean_something(day: Day) -> None:
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
 @pytest.mark.parametrize("when", ["today", "date"])
 def test_every_endpoint_gives_the_same_numbers(
-    api: tuple[Client, Client], endpoint: str, when: str
+    api: dict[str, Client], endpoint: str, when: str
 ) -> None:
     params = {"date": DAY.isoformat()} if when == "date" else {}
-    events, asterisk = api
-    assert get(asterisk, "asterisk", endpoint, **params) == get(
-        events, "events", endpoint, **params
-    )
+    expected = get(api["events"], "events", endpoint, **params)
+    assert get(api["asterisk"], "asterisk", endpoint, **params) == expected
 
 
-def test_importing_again_counts_nothing_twice(day: Day, api: tuple[Client, Client]) -> None:
-    before = get(api[1], "asterisk", "account_overview")
+def test_importing_again_counts_nothing_twice(day: Day, api: dict[str, Client]) -> None:
+    before = get(api["asterisk"], "asterisk", "account_overview")
     result = CliRunner().invoke(
         cli,
         ["asterisk", "import", str(day.tmp / "queue_log"), "--database", day.database,
@@ -195,7 +201,7 @@ def test_importing_again_counts_nothing_twice(day: Day, api: tuple[Client, Clien
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0 and "accepted 0," in result.output
-    assert get(api[1], "asterisk", "account_overview") == before
+    assert get(api["asterisk"], "asterisk", "account_overview") == before
 
 
 # --- the deliberate differences, each pinned --------------------------------------------------
@@ -217,3 +223,25 @@ def test_what_the_queue_log_cannot_tell_is_what_differs(day: Day) -> None:
     empties = [e for e in day.expected if e.get("reason") == "no_available_agents"]
     assert empties, "the day has callers who found nobody online"
     assert all(e["time"].endswith("Z") and "." not in e["time"] for e in day.expected)
+
+
+def test_a_big_file_is_parsed_on_a_second_core_with_the_same_result(
+    day: Day, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from talkstats.cli import asterisk as command
+
+    monkeypatch.setattr(command, "PIPELINE_BYTES", 0)
+    monkeypatch.setattr(command.os, "cpu_count", lambda: 2)
+    result = CliRunner().invoke(
+        cli,
+        ["asterisk", "import", str(day.tmp / "queue_log"), "--database", day.database,
+         "--account", "pipelined", "--map", str(day.tmp / "map.toml")],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output == day.import_output
+    with reading(day) as api:
+        for endpoint in ENDPOINTS:
+            params = {"date": DAY.isoformat()}
+            expected = get(api["asterisk"], "asterisk", endpoint, **params)
+            assert get(api["pipelined"], "pipelined", endpoint, **params) == expected

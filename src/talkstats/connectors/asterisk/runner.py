@@ -18,6 +18,7 @@ The clock and the sleep are parameters (the CLI passes the real ones).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 
 from talkstats.connectors.asterisk.filetail import FileTail
 from talkstats.connectors.asterisk.lines import MalformedLine, QueueLogLine, parse_line
-from talkstats.connectors.asterisk.mapping import NewReference
+from talkstats.connectors.asterisk.mapping import KnownReference, Mapping, NewReference, Resolver
 from talkstats.connectors.asterisk.parser import QueueLogParser
 from talkstats.connectors.asterisk.reference import ReferenceWriter
 from talkstats.domain.timeutil import parse_instant
@@ -37,10 +38,12 @@ __all__ = [
     "Connector",
     "FileSource",
     "LineSource",
+    "ParserSpec",
     "StateFile",
     "Summary",
     "run_follow",
     "run_import",
+    "run_import_pipelined",
 ]
 
 Event = dict[str, Any]
@@ -141,21 +144,26 @@ class Connector:
             events.extend(feed(line))
         return events
 
-    def send(self, events: list[Event]) -> None:
-        """Create what the events name, then send them sorted by time (stable)."""
-        new = self.parser.resolver.take_new()
+    def adopt(self, new: NewReference) -> None:
+        """Records another resolver invented (a pipelined import's parser), to create."""
         pending = self._uncreated
         pending.agents += new.agents
         pending.groups += new.groups
         pending.phone_numbers += new.phone_numbers
         pending.memberships += new.memberships
+
+    def send(self, events: list[Event], *, presorted: bool = False) -> None:
+        """Create what the events name, then send them sorted by time (stable)."""
+        self.adopt(self.parser.resolver.take_new())
+        pending = self._uncreated
         if pending:
             self.reference.create(pending)  # DriverError: kept for the next attempt
             self.summary.created.update(pending.counts())
             self._uncreated = NewReference()
         if not events:
             return
-        events.sort(key=_by_time)
+        if not presorted:
+            events.sort(key=_by_time)
         before = self.driver.report.sent
         self.driver.send(events)
         self.summary.events += self.driver.report.sent - before
@@ -181,6 +189,76 @@ def run_import(source: LineSource, connector: Connector, *, chunk: int = 50_000)
     connector.send(connector.parser.finish())
     connector.collect(source)
     return connector.summary
+
+
+# --- import on two cores -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParserSpec:
+    """What a parser is made of, to build the same one in another process."""
+
+    mapping: Mapping
+    known: KnownReference
+    options: dict[str, Any]
+
+
+def _parse_in_child(path: str, spec: ParserSpec, chunk: int, out: Any) -> None:
+    """The reading and parsing half of a pipelined import (a child process)."""
+    try:
+        resolver = Resolver(spec.mapping, spec.known)
+        parser = QueueLogParser(resolver, **spec.options)
+        source = FileSource(FileTail(path))
+        while lines := source.read(chunk):
+            events: list[Event] = []
+            for line in lines:
+                events.extend(parser.feed(line))
+            events.sort(key=_by_time)
+            out.put(("events", events, resolver.take_new()))
+        events = parser.finish()
+        events.sort(key=_by_time)
+        out.put(("events", events, resolver.take_new()))
+        source.close()
+        out.put(("done", parser.lines, dict(parser.skipped), dict(parser.notes), source.malformed))
+    except BaseException as exc:  # the parent reports it
+        out.put(("failed", f"{type(exc).__name__}: {exc}"))
+
+
+def run_import_pipelined(
+    path: str | Path, spec: ParserSpec, connector: Connector, *, chunk: int = 50_000
+) -> Summary:
+    """`run_import` of a file on two cores: a child process reads and parses while this
+    one creates the reference data and sends. The same events, in the same order."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue(maxsize=4)
+    child = context.Process(
+        target=_parse_in_child, args=(str(path), spec, chunk, queue), daemon=True
+    )
+    child.start()
+    summary = connector.summary
+    try:
+        while True:
+            message = queue.get()
+            if message[0] == "events":
+                _, events, new = message
+                connector.adopt(new)
+                connector.send(events, presorted=True)
+            elif message[0] == "done":
+                _, lines, skipped, notes, malformed = message
+                break
+            else:
+                raise RuntimeError(f"reading {path} failed: {message[1]}")
+    finally:
+        child.join(timeout=30)
+        if child.is_alive():
+            child.kill()
+    report = connector.driver.report
+    summary.lines, summary.malformed = lines, len(malformed)
+    summary.accepted, summary.duplicates, summary.rejected = (
+        report.accepted, report.duplicates, report.rejected,
+    )  # fmt: skip
+    summary.skipped, summary.notes = Counter(skipped), Counter(notes)
+    return summary
 
 
 # --- follow ------------------------------------------------------------------------------

@@ -659,7 +659,7 @@ class QueueLogParser:
                 ]
                 for agent_id, a in self._agents.items()
             ],  # fmt: skip
-            "finished": list(self._finished.items())[-10_000:],
+            "finished": list(self._finished.items())[-2_000:],
             "dids": list(self._dids.items()),
             "pending": [list(p) for p in self._pending],
             "seq": self._seq,

@@ -6,6 +6,7 @@
 - ``ingest``: events from files or standard input;
 - ``simulate``: the traffic simulator's ``simulate``;
 - ``demo``: the API with a live simulated contact center;
+- ``asterisk``: Asterisk's queue_log (``import`` and ``follow``);
 - ``export``: the incremental exports' call and leg records of some days, to a file;
 - ``progress``: progress bars (terminal) and progress lines (logs) of long commands;
 - ``wallboard``: display links of the wallboard.
@@ -18,7 +19,17 @@ from __future__ import annotations
 
 import click
 
-from talkstats.cli import accounts, demo, export, ingest, migrate, serve, simulate, wallboard
+from talkstats.cli import (
+    accounts,
+    asterisk,
+    demo,
+    export,
+    ingest,
+    migrate,
+    serve,
+    simulate,
+    wallboard,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +51,7 @@ for _command in (
     *demo.COMMANDS,
     *wallboard.COMMANDS,
     *export.COMMANDS,
+    *asterisk.COMMANDS,
 ):
     cli.add_command(_command)
 

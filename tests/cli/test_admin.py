@@ -91,6 +91,15 @@ def test_commands_that_do_not_create_accounts_do_not_create_a_database(
     assert not Path(sqlite_path(database)).exists()
 
 
+def test_a_refused_account_creates_no_database(run: Run, database: str) -> None:
+    base = ("--plan", "team", "--admin-email", "a@b.test", "--admin-password", "pw")
+    fails(run("account", "create", "zz", "--timezone", "Nowhere/X", *base), "Nowhere/X")
+    fails(run("account", "create", "bad.name", "--timezone", "UTC", *base), "subdomain")
+    assert not Path(sqlite_path(database)).exists()
+    refused = run("account", "list")
+    fails(refused, "--plan PLAN --admin-email EMAIL")  # the hint can be followed as written
+
+
 def test_account_create_errors(run: Run, acme: str) -> None:
     base = ("--plan", "team", "--admin-email", "a@b.test", "--admin-password", "pw")
     fails(run("account", "create", "acme", "--timezone", "UTC", *base), "acme")

@@ -20,7 +20,7 @@ from talkstats.cli.root import (
     resolve_account,
 )
 from talkstats.domain.stats import PLANS
-from talkstats.service import AGENT_ROLES
+from talkstats.service import AGENT_ROLES, check_new_account
 from talkstats.store.base import ROLES
 
 
@@ -62,6 +62,8 @@ def account_create(
         admin_password = click.prompt(
             "Admin password", hide_input=True, confirmation_prompt=True, err=True
         )
+    # checked before the database is created: a refused account leaves no empty database
+    check_new_account(subdomain, timezone, plan, admin_password=admin_password or "")
     with open_service(database_url=database_url, create=True) as service:
         created = service.create_account(
             subdomain,

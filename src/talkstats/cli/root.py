@@ -23,8 +23,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 CREATE_HINT = (
-    "create it with `talkstats account create SUBDOMAIN --timezone ZONE --admin-email EMAIL`"
-    " (only the commands that create accounts create a database), or check --database"
+    "create it with `talkstats account create SUBDOMAIN --timezone ZONE --plan PLAN"
+    " --admin-email EMAIL` (only the commands that create accounts create a database), or check --database"
 )
 
 

@@ -9,7 +9,7 @@
 
 from talkstats.service.outcomes import BatchOutcome, EventOutcome, Loading, Unavailable
 from talkstats.service.runtimes import AGENT_ROLES, SNAPSHOT_FORMAT, LoadProgress, Snapshot
-from talkstats.service.talkstats import Talkstats
+from talkstats.service.talkstats import Talkstats, check_new_account
 from talkstats.service.telemetry import Telemetry
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "Talkstats",
     "Telemetry",
     "Unavailable",
+    "check_new_account",
 ]

@@ -58,6 +58,24 @@ Clock = Callable[[], int]
 Monotonic = Callable[[], float]
 
 _SUBDOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def check_new_account(subdomain: str, timezone: str, plan: str, *, admin_password: str) -> str:
+    """The normalized subdomain of a valid new account; ValueError naming what is wrong.
+
+    Needs no store: the CLI checks an account before it creates a database for it.
+    """
+    subdomain = subdomain.strip().lower()
+    if not _SUBDOMAIN.fullmatch(subdomain):
+        raise ValueError(f"invalid subdomain {subdomain!r}: use letters, digits and hyphens")
+    load_zone(timezone)
+    if plan not in PLANS:
+        raise ValueError(f"unknown plan {plan!r}: use one of {', '.join(PLANS)}")
+    if not admin_password:
+        raise ValueError("the admin password must not be empty")
+    return subdomain
+
+
 _ACCOUNT_REFRESH_SECONDS = 1.0
 
 
@@ -132,14 +150,7 @@ class Talkstats:
         admin_name: str = "Admin",
     ) -> Account:
         """Create an account with its first admin user."""
-        subdomain = subdomain.strip().lower()
-        if not _SUBDOMAIN.fullmatch(subdomain):
-            raise ValueError(f"invalid subdomain {subdomain!r}: use letters, digits and hyphens")
-        load_zone(timezone)
-        if plan not in PLANS:
-            raise ValueError(f"unknown plan {plan!r}: use one of {', '.join(PLANS)}")
-        if not admin_password:
-            raise ValueError("the admin password must not be empty")
+        subdomain = check_new_account(subdomain, timezone, plan, admin_password=admin_password)
         account = self.store.create_account(subdomain, timezone, plan)
         self.create_user(
             account, name=admin_name, email=admin_email, role="admin", password=admin_password

@@ -27,7 +27,7 @@ from tests.e2e.harness import ATTEMPTS, POLL, environment, talkstats
 pytestmark = pytest.mark.e2e
 
 ZONE = ZoneInfo("America/New_York")
-WAIT = 600  # x POLL: how long a poll for an expected state may go on before failing
+WAIT = 2400  # x POLL: how long a poll for an expected state may go on before failing
 
 
 class Serve:

@@ -492,3 +492,17 @@ def test_a_parser_restored_from_its_snapshot_goes_on_as_if_never_stopped() -> No
         got += [e for line in lines[cut:] for e in second.parser.feed(line)]
         got += second.parser.finish()
         assert got == expected, cut
+
+
+@pytest.mark.parametrize("wait", ["99999999999999999999999", "\u00b2", "86401"])
+def test_a_connect_without_its_start_and_an_absurd_wait_starts_where_it_is(wait: str) -> None:
+    r = Replay()
+    events = r.feed(
+        f"""
+        +0|NONE|support|PJSIP/400|ADDMEMBER|
+        +10|c9|support|PJSIP/400|CONNECT|{wait}|c9.1|1
+    """
+    )
+    started = fields(events, "call.started")
+    assert len(started) == 1
+    assert started[0]["time"] == fields(events, "call.answered")[0]["time"]

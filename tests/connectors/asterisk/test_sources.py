@@ -15,7 +15,13 @@ import pytest
 
 from talkstats.connectors.asterisk.filetail import FileTail
 from talkstats.connectors.asterisk.lines import MalformedLine, line_from_row, parse_line
-from talkstats.connectors.asterisk.mapping import Mapping, MappingError, Resolver, member_number
+from talkstats.connectors.asterisk.mapping import (
+    KnownReference,
+    Mapping,
+    MappingError,
+    Resolver,
+    member_number,
+)
 from talkstats.connectors.asterisk.table import parse_table_url
 
 NS = 1_000_000_000
@@ -134,6 +140,34 @@ def test_file_lines() -> None:
             parse_line(bad)
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "Infinity",
+        "NaN",
+        "1e30",
+        "--5",
+        "\u00b2",
+        "1.",
+        ".5",
+        "99999999999999999999",
+        "253402300800",
+    ],
+)
+def test_a_time_that_is_no_instant_is_a_malformed_line_not_a_crash(stamp: str) -> None:
+    with pytest.raises(MalformedLine, match="time"):
+        parse_line(f"{stamp}|a|q|NONE|ENTERQUEUE||+1|1")
+    with pytest.raises(MalformedLine, match="time"):
+        line_from_row(1, stamp, "a", "q", "NONE", "ENTERQUEUE", ())
+
+
+def test_the_last_second_of_year_9999_is_still_a_time() -> None:
+    assert parse_line("253402300799|a|q|NONE|X").time == 253402300799 * NS
+    for value in (float("inf"), float("nan"), 1e30):
+        with pytest.raises(MalformedLine):
+            line_from_row(1, value, "a", "q", "NONE", "X", ())
+
+
 def test_table_rows_in_every_schema() -> None:
     paris = ZoneInfo("Europe/Paris")
     naive = datetime(2026, 3, 10, 10, 0, 5, 250000)
@@ -172,6 +206,8 @@ def test_table_urls() -> None:
         ("PJSIP/400", 400), ("SIP/1001", 1001), ("Local/2004@from-internal/n", 2004),
         ("Agent/1001", 1001), ("1001", 1001), ("IAX2/200-3", 200),
         ("PJSIP/ann", None), ("Ann Lee", None), ("0", None), ("Agent 007", None),
+        ("SIP/99999999999999999999999", None), ("\u00b2", None), ("SIP/\u00b2", None),
+        ("9223372036854775807", 2**63 - 1), ("9223372036854775808", None),
     ],
 )  # fmt: skip
 def test_member_numbers(member: str, number: int | None) -> None:
@@ -179,7 +215,6 @@ def test_member_numbers(member: str, number: int | None) -> None:
 
 
 def test_ids_for_members_without_a_number_and_numbers_taken() -> None:
-    from talkstats.connectors.asterisk.mapping import KnownReference
 
     known = KnownReference(users={1: ("Admin", "admin"), 400: ("Someone", "end-user")})
     resolver = Resolver(Mapping(), known)
@@ -188,6 +223,15 @@ def test_ids_for_members_without_a_number_and_numbers_taken() -> None:
     assert resolver.agent("PJSIP/401") == 403  # 401 was given to PJSIP/ann
     new = resolver.take_new()
     assert [a[0] for a in new.agents] == [401, 402, 403]
+
+
+def test_names_of_new_records_carry_no_control_characters() -> None:
+    resolver = Resolver(Mapping(), KnownReference())
+    resolver.group("sa\x00les\t")
+    resolver.agent("PJSIP/\x00ann")
+    new = resolver.take_new()
+    assert [name for _, name in new.groups] == ["sales"]
+    assert [name for _, name in new.agents] == ["PJSIP/ann"]
 
 
 def test_mapping_file_errors_name_the_key() -> None:

@@ -14,13 +14,18 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from talkstats.domain.timeutil import NS_PER_SECOND, instant_from_datetime
 
 __all__ = ["MalformedLine", "QueueLogLine", "line_from_row", "parse_line"]
+
+LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z: the last instant an event can carry
+# ASCII digits only ("²".isdigit() is true); before 1970 is read (the parser skips it)
+_SECONDS = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 class MalformedLine(ValueError):
@@ -54,14 +59,7 @@ def parse_line(raw: str) -> QueueLogLine:
     parts = text.split("|")
     if len(parts) < 5:
         raise MalformedLine(f"has {len(parts)} fields, a queue_log line has at least 5")
-    stamp = parts[0].strip()
-    if stamp.isdigit():
-        instant = int(stamp) * NS_PER_SECOND
-    else:
-        try:
-            instant = int(Decimal(stamp) * NS_PER_SECOND)
-        except InvalidOperation:
-            raise MalformedLine(f"time {stamp!r} is not a number of seconds") from None
+    instant = _epoch_instant(parts[0].strip())
     event = parts[4].strip()
     if not event:
         raise MalformedLine("has no event name")
@@ -70,19 +68,31 @@ def parse_line(raw: str) -> QueueLogLine:
     )
 
 
+def _epoch_instant(text: str) -> int:
+    """Seconds since the epoch (a fraction allowed) as ns; MalformedLine past year 9999."""
+    if not _SECONDS.fullmatch(text):
+        raise MalformedLine(f"time {text[:40]!r} is not a number of seconds")
+    whole = text.partition(".")[0].lstrip("-").lstrip("0")
+    if len(whole) > 12 or int(whole or "0") > LAST_SECOND:
+        raise MalformedLine(f"time {text[:40]!r} is out of range (years 0 to 9999)")
+    if text.isdigit():
+        return int(text) * NS_PER_SECOND
+    return int(Decimal(text) * NS_PER_SECOND)
+
+
 def _row_instant(value: object, zone: tzinfo) -> int:
     """The instant of a row's ``time``: naive DATETIME values are in ``zone``."""
     if isinstance(value, datetime):
         when = value if value.tzinfo is not None else value.replace(tzinfo=zone)
         return instant_from_datetime(when)
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        return int(Decimal(value) * NS_PER_SECOND)
+        return _epoch_instant(format(Decimal(value), "f"))
     if isinstance(value, bytes):
         value = value.decode()
     if isinstance(value, str):
         text = value.strip()
-        if text.replace(".", "", 1).isdigit():
-            return int(Decimal(text) * NS_PER_SECOND)
+        if _SECONDS.fullmatch(text):
+            return _epoch_instant(text)
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:

@@ -37,6 +37,8 @@ from collections.abc import Mapping as MappingType
 from dataclasses import dataclass, field
 from typing import Any
 
+from talkstats.domain.eventschema import MAX_ID
+
 __all__ = [
     "KnownReference",
     "Mapping",
@@ -61,14 +63,25 @@ def member_number(member: str) -> int | None:
     ``Agent/1001`` -> 1001, ``1001`` -> 1001; ``PJSIP/ann`` and ``Ann Lee`` -> None.
     """
     text = member.strip()
-    if text.isdigit():
-        number = int(text)
-        return number if number > 0 else None
-    match = _RESOURCE.match(text)
-    if match and match.group(1).isdigit():
-        number = int(match.group(1))
-        return number if number > 0 else None
-    return None
+    match = None if _is_id(text) else _RESOURCE.match(text)
+    digits = text if match is None else match.group(1)
+    if not _is_id(digits):
+        return None
+    number = int(digits)
+    return number if 0 < number <= MAX_ID else None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean(name: str) -> str:
+    """A name for a record: control characters (U+0000 above all) are no part of one."""
+    return _CONTROL.sub("", name).strip() or "?"
+
+
+def _is_id(text: str) -> bool:
+    """ASCII digits short enough to be a record id ("²".isdigit() is true, int() refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 19
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +169,8 @@ def _table(data: MappingType[str, Any], name: str) -> dict[str, Any]:
 
 
 def _positive(value: object, where: str) -> int:
-    if type(value) is not int or value < 1:
-        raise MappingError(f"{where} must be a positive integer")
+    if type(value) is not int or not 1 <= value <= MAX_ID:
+        raise MappingError(f"{where} must be a positive integer up to {MAX_ID}")
     return value
 
 
@@ -276,7 +289,7 @@ class Resolver:
     def _add_agent(self, agent_id: int, name: str) -> None:
         self._users[agent_id] = (name, "agent")
         self._agents_by_name.setdefault(_norm(name), agent_id)
-        self._new.agents.append((agent_id, name))
+        self._new.agents.append((agent_id, _clean(name)))
 
     @staticmethod
     def _next_free(taken: MappingType[int, object]) -> int:
@@ -310,7 +323,7 @@ class Resolver:
         if mapped not in self._groups:
             self._groups[mapped] = queue
             self._groups_by_name.setdefault(_norm(queue), mapped)
-            self._new.groups.append((mapped, queue))
+            self._new.groups.append((mapped, _clean(queue)))
         return mapped
 
     def _queue_number(self, queue: str) -> int:
@@ -340,7 +353,7 @@ class Resolver:
         if mapped not in self._numbers:
             self._numbers[mapped] = (number, name)
             self._numbers_by_number.setdefault(number.strip(), mapped)
-            self._new.phone_numbers.append((mapped, number, name))
+            self._new.phone_numbers.append((mapped, _clean(number), _clean(name)))
         return mapped
 
     def join(self, agent_id: int, queue: str) -> None:

@@ -55,9 +55,13 @@ _FINISHED_KEEP = 100_000  # ended callids remembered (a callid that comes back i
 _DIDS_KEEP = 10_000
 
 
+LONGEST_WAIT_SECONDS = 86_400  # a longer reported wait is a torn or corrupt field
+
+
 def _int(text: str) -> int | None:
+    """A data field's whole number (ASCII digits, at most 12), or None when it is none."""
     text = text.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else None
 
 
 @dataclass(slots=True)
@@ -284,7 +288,9 @@ class QueueLogParser:
     def _reconstruct(self, line: QueueLogLine, seconds_before: int | None) -> _Call:
         """A call whose ENTERQUEUE was not read: it waited since ``seconds_before``."""
         self.notes["calls whose start was not in the log (started from the wait they report)"] += 1
-        start = line.time - (seconds_before or 0) * NS_PER_SECOND
+        if seconds_before is None or seconds_before > LONGEST_WAIT_SECONDS:
+            seconds_before = 0
+        start = line.time - seconds_before * NS_PER_SECOND
         return self._new_call(line.callid, line.queue, line, start)
 
     def _stamp(self, t: int, call: _Call, *agents: _Agent) -> int:

@@ -172,11 +172,11 @@ class Connector:
         """Copy the parser's and the source's counts into the summary."""
         s = self.summary
         report = self.driver.report
-        s.lines = self.parser.lines
+        s.malformed = len(getattr(source, "malformed", ()))
+        s.lines = self.parser.lines + s.malformed  # every line read, parsed or not
         s.accepted, s.duplicates, s.rejected = report.accepted, report.duplicates, report.rejected
         s.skipped = Counter(self.parser.skipped)
         s.notes = Counter(self.parser.notes)
-        s.malformed = len(getattr(source, "malformed", ()))
 
 
 def run_import(source: LineSource, connector: Connector, *, chunk: int = 50_000) -> Summary:
@@ -253,7 +253,7 @@ def run_import_pipelined(
         if child.is_alive():
             child.kill()
     report = connector.driver.report
-    summary.lines, summary.malformed = lines, len(malformed)
+    summary.lines, summary.malformed = lines + len(malformed), len(malformed)
     summary.accepted, summary.duplicates, summary.rejected = (
         report.accepted, report.duplicates, report.rejected,
     )  # fmt: skip

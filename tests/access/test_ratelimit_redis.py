@@ -54,7 +54,9 @@ def test_two_independent_limiters_together_take_exactly_the_limit(
         RateLimiter(
             limits,
             window=3_600,
-            backend=RedisBackend(connect(redis_url), prefix=prefix, server_time=server_time),
+            backend=RedisBackend(
+                connect(redis_url, timeout=5), prefix=prefix, server_time=server_time
+            ),
         )
         for _ in range(2)
     ]
@@ -80,7 +82,13 @@ def test_two_independent_limiters_together_take_exactly_the_limit(
 def test_two_limiters_on_one_event_loop_take_exactly_the_limit(redis_url: str, prefix: str) -> None:
     """The API's path (hit_async): 200 requests in flight at once over two clients."""
     backends = [
-        RedisBackend(connect(redis_url), prefix=prefix, url=redis_url, server_time=False)
+        RedisBackend(
+            connect(redis_url, timeout=5),
+            prefix=prefix,
+            url=redis_url,
+            timeout=5,
+            server_time=False,
+        )
         for _ in range(2)
     ]
     limiters = [RateLimiter({TALK: 61}, window=300, backend=b) for b in backends]
@@ -107,7 +115,13 @@ def test_the_async_path_decides_as_the_memory_backend(redis_url: str, prefix: st
     shared = RateLimiter(
         limits,
         window=300,
-        backend=RedisBackend(connect(redis_url), prefix=prefix, url=redis_url, server_time=False),
+        backend=RedisBackend(
+            connect(redis_url, timeout=5),
+            prefix=prefix,
+            url=redis_url,
+            timeout=5,
+            server_time=False,
+        ),
     )
     local = RateLimiter(limits, window=300)
     rng = random.Random(13)
@@ -156,7 +170,7 @@ def test_every_decision_equals_the_memory_backends(
 def test_keys_carry_the_account_in_braces_and_expire_after_two_windows(
     redis_url: str, prefix: str
 ) -> None:
-    client = connect(redis_url)
+    client = connect(redis_url, timeout=5)
     rl = RateLimiter(
         {TALK: 10, INCREMENTAL_EXPORTS: 3},
         window=300,
@@ -173,7 +187,7 @@ def test_keys_carry_the_account_in_braces_and_expire_after_two_windows(
 
 def test_one_round_trip_per_request(redis_url: str, prefix: str) -> None:
     """After the first request (which may load the script), one EVALSHA per request."""
-    client = connect(redis_url)
+    client = connect(redis_url, timeout=5)
     backend = RedisBackend(client, prefix=prefix, server_time=False)
     rl = RateLimiter({TALK: 10, CURRENT_QUEUE_ACTIVITY: 5}, window=300, backend=backend)
     rl.hit(1, QUEUE, now=0.0)
@@ -208,7 +222,9 @@ def test_redis_down_fails_open_then_limits_again_when_it_is_back(
     proxy = _proxy(redis_url)
     errors: list[int] = []
     unchecked: list[int] = []
-    inner = RedisBackend(connect(proxy.url), prefix=prefix, server_time=False, url=proxy.url)
+    inner = RedisBackend(
+        connect(proxy.url, timeout=5), prefix=prefix, server_time=False, url=proxy.url, timeout=5
+    )
     backend = FailOpen(
         inner,
         retry_seconds=5,
@@ -290,7 +306,7 @@ def test_a_stalled_redis_times_out_and_fails_open(redis_url: str, prefix: str, p
 
 def test_an_error_reply_fails_open(redis_url: str, prefix: str) -> None:
     """A key of the wrong type makes the script fail: the request is still served."""
-    client = connect(redis_url)
+    client = connect(redis_url, timeout=5)
     client.set(f"{prefix}{{1}}:talk", "not a hash")
     backend = FailOpen(RedisBackend(client, prefix=prefix, server_time=False))
     d = RateLimiter({TALK: 1}, backend=backend).hit(1, [TALK], now=0)
@@ -302,5 +318,7 @@ def test_an_error_reply_fails_open(redis_url: str, prefix: str) -> None:
 def test_client_has_short_timeouts_and_no_retries() -> None:
     kwargs = connect("redis://127.0.0.1:1/0").connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.25
-    kwargs = connect_async("redis://127.0.0.1:1/0").connection_pool.connection_kwargs
+    pool = connect_async("redis://127.0.0.1:1/0").connection_pool
+    kwargs = pool.connection_kwargs
     assert kwargs["socket_timeout"] == kwargs["socket_connect_timeout"] == 0.25
+    assert pool.max_connections == 16

@@ -59,7 +59,9 @@ def test_two_processes_share_one_budget_through_redis(
     database: str, tmp_path: Path, redis_url: str, prefix: str
 ) -> None:
     """Requests alternating between two processes: LIMIT served in all, not 2 x LIMIT."""
-    servers = _servers(database, tmp_path, redis_url, prefix, 2)
+    # generous timeouts (the URL's options win): a busy test machine is not a Redis failure
+    patient = f"{redis_url}?socket_timeout=5&socket_connect_timeout=5&timeout=5"
+    servers = _servers(database, tmp_path, patient, prefix, 2)
     try:
         for server in servers:
             server.start()

@@ -31,7 +31,8 @@ def test_an_unreachable_redis_is_counted_in_telemetry(tmp_path: Path) -> None:
 
 def test_with_redis_two_services_share_the_budget(tmp_path: Path, redis_url: str) -> None:
     prefix = test_prefix()
-    settings = {"redis_url": redis_url, "redis_key_prefix": prefix, "rate_limit_talk": 3}
+    patient = f"{redis_url}?socket_timeout=5&socket_connect_timeout=5"
+    settings = {"redis_url": patient, "redis_key_prefix": prefix, "rate_limit_talk": 3}
     a = open_service(tmp_path / "t.db", Clock(START), **settings)
     b = open_service(tmp_path / "t.db", Clock(START), **settings)
     try:
@@ -40,6 +41,6 @@ def test_with_redis_two_services_share_the_budget(tmp_path: Path, redis_url: str
     finally:
         a.close()
         b.close()
-        client = connect(redis_url)
+        client = connect(redis_url, timeout=5)
         delete(client, prefix)
         client.close()

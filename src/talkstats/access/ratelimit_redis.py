@@ -29,9 +29,9 @@ the event loop serves the others, so the round trip adds latency to each request
 does not cap a process's throughput at one request per round trip.
 
 Failures (Redis unreachable, a timeout, an error reply) raise BackendUnavailable; the
-service wraps this backend in FailOpen. The clients are built with short socket
-timeouts and no retries (``connect``): a stalled Redis costs a request at most that
-timeout.
+service wraps this backend in FailOpen. The clients are built with short timeouts
+(connect, reply, and the wait for a pooled connection) and no retries: a stalled Redis
+holds a request back for well under a second, and FailOpen then leaves it alone.
 """
 
 from __future__ import annotations
@@ -48,7 +48,14 @@ from redis.retry import Retry
 
 from .ratelimit import BackendUnavailable, BucketLimit, Decision
 
-__all__ = ["DEFAULT_PREFIX", "SOCKET_TIMEOUT_SECONDS", "RedisBackend", "connect", "connect_async"]
+__all__ = [
+    "ASYNC_CONNECTIONS",
+    "DEFAULT_PREFIX",
+    "SOCKET_TIMEOUT_SECONDS",
+    "RedisBackend",
+    "connect",
+    "connect_async",
+]
 
 DEFAULT_PREFIX = "talkstats:ratelimit:"
 SOCKET_TIMEOUT_SECONDS = 0.25

@@ -82,11 +82,11 @@ def report(name: str, threads: int, seconds: list[float], wall: float) -> None:
 
 
 def serve(
-    database: str, workdir: Path, redis_url: str | None
+    database: str, workdir: Path, redis_url: str | None, prefix: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALKSTATS_")}
     env["TALKSTATS_RATE_LIMIT_TALK"] = str(10**9)
-    env["TALKSTATS_REDIS_KEY_PREFIX"] = f"talkstats:bench:{uuid.uuid4().hex[:12]}:"
+    env["TALKSTATS_REDIS_KEY_PREFIX"] = prefix
     args = [sys.executable, "-m", "talkstats", "serve", "--port", "0", "--database", database]
     args += ["--log-level", "warning"] + (["--redis-url", redis_url] if redis_url else [])
     out = workdir / f"serve-{uuid.uuid4().hex[:6]}.out"
@@ -109,26 +109,29 @@ def serve(
 
 
 async def load(url: str, seconds: float, connections: int) -> list[float]:
+    """Ping from ``connections`` kept-alive clients for ``seconds``; each latency."""
     latencies: list[float] = []
     auth = ("admin@bench.test", "bench-password")
-    deadline = 0.0
-
-    async def client() -> None:
-        async with httpx.AsyncClient(base_url=url, auth=auth, timeout=120) as http:
-            await http.get("/api/v2/ping")  # sign-in cached, connection open
-            while (began := time.perf_counter()) < deadline:
-                r = await http.get("/api/v2/ping")
-                assert r.status_code == 200, r.status_code
-                latencies.append(time.perf_counter() - began)
-
-    async with httpx.AsyncClient(base_url=url, auth=auth, timeout=120) as http:
-        await http.get("/api/v2/ping")  # the first sign-in hashes; later ones hit the cache
+    clients = [httpx.AsyncClient(base_url=url, auth=auth, timeout=120) for _ in range(connections)]
+    await clients[0].get("/api/v2/ping")  # the first sign-in hashes; later ones hit the cache
+    await asyncio.gather(*(c.get("/api/v2/ping") for c in clients))  # connections open
     deadline = time.perf_counter() + seconds
-    await asyncio.gather(*(client() for _ in range(connections)))
+
+    async def run(http: httpx.AsyncClient) -> None:
+        while (began := time.perf_counter()) < deadline:
+            r = await http.get("/api/v2/ping")
+            assert r.status_code == 200, r.status_code
+            latencies.append(time.perf_counter() - began)
+
+    try:
+        await asyncio.gather(*(run(c) for c in clients))
+    finally:
+        for c in clients:
+            await c.aclose()
     return latencies
 
 
-def http_figures(redis_url: str, seconds: float, connections: int) -> None:
+def http_figures(redis_url: str, seconds: float, connections: int, prefix: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{tmp}/bench.db"
         subprocess.run(
@@ -138,7 +141,7 @@ def http_figures(redis_url: str, seconds: float, connections: int) -> None:
             check=True, capture_output=True,
         )  # fmt: skip
         for name, redis in (("memory", None), ("redis", redis_url)):
-            process, url = serve(database, Path(tmp), redis)
+            process, url = serve(database, Path(tmp), redis, prefix)
             try:
                 latencies = asyncio.run(load(url, seconds, connections))
             finally:
@@ -175,13 +178,13 @@ def main() -> None:
         for threads in (1, args.threads):
             report("memory", threads, *run(lambda: memory, args.hits, threads))
             report("redis", threads, *run(redis_backend, args.hits, threads))
+        if args.http_seconds > 0:
+            http_figures(args.redis, args.http_seconds, args.connections, prefix)
     finally:
         for key in clients[0].scan_iter(match=f"{prefix}*"):
             clients[0].delete(key)
         for client in clients:
             client.close()
-    if args.http_seconds > 0:
-        http_figures(args.redis, args.http_seconds, args.connections)
 
 
 if __name__ == "__main__":

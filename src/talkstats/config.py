@@ -69,6 +69,18 @@ SETTINGS: tuple[Setting, ...] = (
         "(0 lifts the limit).",
     ),
     Setting(
+        "redis_url",
+        None,
+        "Redis that holds the rate-limit counters, shared by every process that names it "
+        "(redis://[:PASSWORD@]HOST:PORT/DB); without one each process counts on its own.",
+    ),
+    Setting(
+        "redis_key_prefix",
+        "talkstats:ratelimit:",
+        "Prefix of the rate-limit keys in Redis (separates talkstats installations that "
+        "share one Redis database).",
+    ),
+    Setting(
         "snapshot_every_events",
         200_000,
         "Accepted events between projection snapshots (restart replays at most this many).",
@@ -118,6 +130,8 @@ class Settings:
     rate_limit_queue_activity: int = 2_500
     rate_limit_window_seconds: int = 300
     rate_limit_incremental_exports: int = 10
+    redis_url: str | None = None
+    redis_key_prefix: str = "talkstats:ratelimit:"
     snapshot_every_events: int = 200_000
     log_level: str = "info"
     metrics_token: str | None = None

@@ -1,9 +1,13 @@
-"""Rate limits: sliding-window approximation over 5-minute windows, several buckets."""
+"""Rate limits: sliding-window approximation over 5-minute windows, several buckets.
+
+The behaviour tests run against both backends: in memory, and in Redis (the caller's
+clock, as here, instead of Redis's; skipped without a Redis, see tests/servers.py).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -16,26 +20,46 @@ from talkstats.access.ratelimit import (
     UNLIMITED,
     BucketLimit,
     Decision,
+    RateLimitBackend,
     RateLimiter,
 )
+from tests.access.redis_keys import redis_backends
 
 QUEUE = [TALK, CURRENT_QUEUE_ACTIVITY]
 
+Backends = Callable[[], RateLimitBackend | None]
+Limiter = Callable[..., RateLimiter]
 
-def limiter(talk: int | None = 10, queue: int | None = 4) -> RateLimiter:
-    return RateLimiter({TALK: talk, CURRENT_QUEUE_ACTIVITY: queue}, window=300)
+
+@pytest.fixture(scope="module", params=["memory", "redis"])
+def backends(request: pytest.FixtureRequest) -> Iterator[Backends]:
+    """Makes a fresh, empty backend per call (None: the limiter's default, in memory)."""
+    if request.param == "memory":
+        yield lambda: None
+        return
+    with redis_backends(request.getfixturevalue("redis_url")) as make:
+        yield make
 
 
-def test_defaults_match_the_spec() -> None:
+@pytest.fixture
+def limiter(backends: Backends) -> Limiter:
+    def make(talk: int | None = 10, queue: int | None = 4) -> RateLimiter:
+        limits = {TALK: talk, CURRENT_QUEUE_ACTIVITY: queue}
+        return RateLimiter(limits, window=300, backend=backends())
+
+    return make
+
+
+def test_defaults_match_the_spec(backends: Backends) -> None:
     assert DEFAULT_LIMITS == {TALK: 15_000, CURRENT_QUEUE_ACTIVITY: 2_500}
-    rl = RateLimiter()
+    rl = RateLimiter(backend=backends())
     assert rl.limit_of(TALK) == 15_000
     assert rl.limit_of(CURRENT_QUEUE_ACTIVITY) == 2_500
     first = rl.hit(1, QUEUE, now=0.0)
     assert first == Decision(True, 2_500, 2_499, 0, CURRENT_QUEUE_ACTIVITY)
 
 
-def test_exactly_limit_requests_then_rejected_remaining_counts_down() -> None:
+def test_exactly_limit_requests_then_rejected_remaining_counts_down(limiter: Limiter) -> None:
     rl = limiter(talk=10)
     remaining = [rl.hit(1, [TALK], now=100.0).remaining for _ in range(10)]
     assert remaining == [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]
@@ -45,7 +69,7 @@ def test_exactly_limit_requests_then_rejected_remaining_counts_down() -> None:
     assert d.retry_after >= 1
 
 
-def test_retry_after_full_window_hand_computed() -> None:
+def test_retry_after_full_window_hand_computed(limiter: Limiter) -> None:
     # 10 hits at t=0 (start of a window). The estimate at t is 10 until t=300, then
     # 10 * (1 - (t - 300) / 300); room for one more when that is <= 9: t >= 330.
     rl = limiter(talk=10)
@@ -59,7 +83,7 @@ def test_retry_after_full_window_hand_computed() -> None:
     assert d.allowed and d.remaining == 0
 
 
-def test_retry_after_inside_the_window_hand_computed() -> None:
+def test_retry_after_inside_the_window_hand_computed(limiter: Limiter) -> None:
     # 10 hits at t=0; at t=450 (half-way through the next window) the estimate is 5,
     # so 5 more fit.
     rl = limiter(talk=10)
@@ -75,7 +99,7 @@ def test_retry_after_inside_the_window_hand_computed() -> None:
     assert rl.hit(1, [TALK], now=480.0).allowed
 
 
-def test_retry_after_is_at_least_one_second() -> None:
+def test_retry_after_is_at_least_one_second(limiter: Limiter) -> None:
     rl = limiter(talk=10)
     for _ in range(10):
         rl.hit(1, [TALK], now=0.0)
@@ -84,7 +108,7 @@ def test_retry_after_is_at_least_one_second() -> None:
     assert (d.allowed, d.retry_after) == (False, 1)
 
 
-def test_window_rolls_over_to_a_fresh_budget() -> None:
+def test_window_rolls_over_to_a_fresh_budget(limiter: Limiter) -> None:
     rl = limiter(talk=3)
     for _ in range(3):
         rl.hit(1, [TALK], now=10.0)
@@ -94,7 +118,7 @@ def test_window_rolls_over_to_a_fresh_budget() -> None:
     assert (d.allowed, d.remaining) == (True, 2)
 
 
-def test_no_boundary_double_burst() -> None:
+def test_no_boundary_double_burst(limiter: Limiter) -> None:
     # A fixed window would allow 2x the limit around the boundary; this does not.
     rl = limiter(talk=10)
     allowed = sum(rl.hit(1, [TALK], now=299.0).allowed for _ in range(20))
@@ -103,7 +127,7 @@ def test_no_boundary_double_burst() -> None:
 
 
 @pytest.mark.parametrize("lifted", [0, None])
-def test_lifted_limits(lifted: int | None) -> None:
+def test_lifted_limits(lifted: int | None, limiter: Limiter) -> None:
     rl = limiter(talk=lifted, queue=lifted)
     for _ in range(1000):
         d = rl.hit(1, QUEUE, now=0.0)
@@ -114,13 +138,13 @@ def test_lifted_limits(lifted: int | None) -> None:
     assert rl.limit_of(TALK) is None
 
 
-def test_one_bucket_lifted_the_other_still_applies() -> None:
+def test_one_bucket_lifted_the_other_still_applies(limiter: Limiter) -> None:
     rl = limiter(talk=None, queue=2)
     assert [rl.hit(1, QUEUE, now=0).allowed for _ in range(3)] == [True, True, False]
     assert rl.hit(1, [TALK], now=0).bucket is None
 
 
-def test_multi_bucket_reports_the_most_constraining() -> None:
+def test_multi_bucket_reports_the_most_constraining(limiter: Limiter) -> None:
     rl = limiter(talk=10, queue=4)
     d = rl.hit(1, QUEUE, now=0)
     assert (d.bucket, d.limit, d.remaining) == (CURRENT_QUEUE_ACTIVITY, 4, 3)
@@ -130,7 +154,7 @@ def test_multi_bucket_reports_the_most_constraining() -> None:
     assert (d.bucket, d.limit, d.remaining) == (TALK, 10, 1)
 
 
-def test_rejection_by_one_bucket_consumes_from_none() -> None:
+def test_rejection_by_one_bucket_consumes_from_none(limiter: Limiter) -> None:
     rl = limiter(talk=10, queue=4)
     assert all(rl.hit(1, QUEUE, now=0).allowed for _ in range(4))
     for _ in range(5):
@@ -140,7 +164,7 @@ def test_rejection_by_one_bucket_consumes_from_none() -> None:
     assert [rl.hit(1, [TALK], now=0).remaining for _ in range(6)] == [5, 4, 3, 2, 1, 0]
 
 
-def test_rejection_by_the_shared_bucket_does_not_consume_the_specific_one() -> None:
+def test_rejection_by_the_shared_bucket_does_not_consume_the_specific_one(limiter: Limiter) -> None:
     rl = limiter(talk=4, queue=2)
     for _ in range(4):
         rl.hit(1, [TALK], now=0)
@@ -153,7 +177,7 @@ def test_rejection_by_the_shared_bucket_does_not_consume_the_specific_one() -> N
     assert (d.allowed, d.bucket, d.remaining) == (True, TALK, 0)
 
 
-def test_multi_bucket_retry_after_waits_for_every_bucket() -> None:
+def test_multi_bucket_retry_after_waits_for_every_bucket(limiter: Limiter) -> None:
     rl = limiter(talk=2, queue=1)
     assert rl.hit(1, QUEUE, now=0).allowed  # queue now full; one talk left
     assert rl.hit(1, [TALK], now=299).allowed  # talk full too
@@ -164,23 +188,23 @@ def test_multi_bucket_retry_after_waits_for_every_bucket() -> None:
     assert rl.hit(1, QUEUE, now=299 + d.retry_after).allowed
 
 
-def test_accounts_are_independent() -> None:
+def test_accounts_are_independent(limiter: Limiter) -> None:
     rl = limiter(talk=1)
     assert rl.hit(1, [TALK], now=0).allowed
     assert not rl.hit(1, [TALK], now=0).allowed
     assert rl.hit(2, [TALK], now=0).allowed
 
 
-def test_duplicate_bucket_names_count_once() -> None:
+def test_duplicate_bucket_names_count_once(limiter: Limiter) -> None:
     rl = limiter(talk=10)
     assert rl.hit(1, [TALK, TALK], now=0).remaining == 9
 
 
-def test_no_bucket_means_no_limit() -> None:
+def test_no_bucket_means_no_limit(limiter: Limiter) -> None:
     assert not limiter().hit(1, [], now=0).limited
 
 
-def test_unknown_bucket_is_a_programming_error() -> None:
+def test_unknown_bucket_is_a_programming_error(limiter: Limiter) -> None:
     with pytest.raises(KeyError):
         limiter().hit(1, ["tlak"], now=0)
 
@@ -232,10 +256,12 @@ steps = st.lists(
 
 @settings(max_examples=150, deadline=None)
 @given(steps=steps, talk=st.integers(1, 12), queue=st.integers(1, 6))
-def test_properties(steps: list[tuple[float, list[str]]], talk: int, queue: int) -> None:
+def test_properties(
+    backends: Backends, steps: list[tuple[float, list[str]]], talk: int, queue: int
+) -> None:
     window = 300.0
     limits = {TALK: talk, CURRENT_QUEUE_ACTIVITY: queue}
-    rl = RateLimiter(limits, window=window)
+    rl = RateLimiter(limits, window=window, backend=backends())
     now = 1_000.0
     per_window: Counter[tuple[str, int]] = Counter()
 

@@ -336,13 +336,13 @@ def test_a_request_the_gate_refuses_is_counted_under_its_route(make_env: Any) ->
 
 
 def test_latency_is_read_from_the_injected_monotonic_clock(env: Env) -> None:
-    real = env.service.rate_limiter.hit
+    real = env.service.rate_limiter.hit_async
 
-    def slow_hit(*args: Any, **kwargs: Any) -> Any:
+    async def slow_hit(*args: Any, **kwargs: Any) -> Any:
         env.clock.mono += 0.003  # the request "takes" 3 ms of the fake clock
-        return real(*args, **kwargs)
+        return await real(*args, **kwargs)
 
-    env.service.rate_limiter.hit = slow_hit  # type: ignore[method-assign]
+    env.service.rate_limiter.hit_async = slow_hit  # type: ignore[method-assign]
     assert env.get("/api/v2/channels/voice/stats/agents_overview").status_code == 200
     s = scrape(env)
     labels = {"route": "/api/v2/channels/voice/stats/agents_overview", "method": "GET",

@@ -14,13 +14,19 @@ double burst at the boundary, and costs O(1) memory per account and bucket.
 Rejected requests are not counted, in any bucket.
 
 Time is an argument (``now``, monotonic seconds); nothing here reads a clock.
+
+The counters live in a backend: ``MemoryBackend`` (this process), or ``RedisBackend``
+(ratelimit_redis.py: shared by every process on one Redis, the same decisions). A
+shared backend is wrapped in ``FailOpen``: when it cannot answer, requests are served
+unlimited rather than refused, and the backend is asked again a few seconds later.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,8 +38,11 @@ __all__ = [
     "DEFAULT_WINDOW",
     "TALK",
     "UNLIMITED",
+    "AsyncRateLimitBackend",
+    "BackendUnavailable",
     "BucketLimit",
     "Decision",
+    "FailOpen",
     "MemoryBackend",
     "RateLimitBackend",
     "RateLimiter",
@@ -55,6 +64,8 @@ UNLIMITED = 2**31 - 1
 """Reported as limit and remaining when no limit applies (fits any int32 parser)."""
 
 _EPS = 1e-9  # float slack so that waiting exactly retry_after always suffices
+
+log = logging.getLogger("talkstats.ratelimit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,29 @@ class RateLimitBackend(Protocol):
     """
 
     def hit(self, account_id: int, limits: Sequence[BucketLimit], now: float) -> Decision: ...
+
+
+class AsyncRateLimitBackend(RateLimitBackend, Protocol):
+    """A backend that can also decide without blocking an event loop (a network one)."""
+
+    async def hit_async(
+        self, account_id: int, limits: Sequence[BucketLimit], now: float
+    ) -> Decision: ...
+
+
+async def _hit_async(
+    backend: RateLimitBackend, account_id: int, limits: Sequence[BucketLimit], now: float
+) -> Decision:
+    """``backend``'s decision, awaited if it can decide asynchronously (no thread hop)."""
+    hit_async = getattr(backend, "hit_async", None)
+    if hit_async is not None:
+        decision: Decision = await hit_async(account_id, limits, now)
+        return decision
+    return backend.hit(account_id, limits, now)
+
+
+class BackendUnavailable(Exception):
+    """A shared backend could not decide (unreachable, timed out, refused the command)."""
 
 
 @dataclass(slots=True)
@@ -174,6 +208,109 @@ def _wait(previous: int, current: int, elapsed: float, limit: int, size: float) 
     return (size - elapsed) + size * (1.0 - (limit - 1) / current)
 
 
+class FailOpen:
+    """A shared backend whose failures let requests through instead of refusing them.
+
+    When ``backend.hit`` raises BackendUnavailable the request is allowed and reported as
+    unlimited (the headers say 2147483647: no limit is being enforced), and the backend
+    is left alone for ``retry_seconds`` (of ``now``), every request in between allowed
+    the same way without waiting for it; then one request tries it again. So a
+    stalled backend costs at most one timeout per ``retry_seconds``, and limits hold
+    again within ``retry_seconds`` of it coming back. A warning is logged at the first
+    failure and at most once per ``warn_seconds`` while it lasts, and a line when it
+    answers again. ``on_unchecked`` is called once per request let through unchecked,
+    ``on_error`` once per failed call (telemetry).
+    """
+
+    def __init__(
+        self,
+        backend: RateLimitBackend,
+        *,
+        retry_seconds: float = 5.0,
+        warn_seconds: float = 60.0,
+        on_unchecked: Callable[[], None] | None = None,
+        on_error: Callable[[], None] | None = None,
+        name: str = "the rate-limit backend",
+    ) -> None:
+        self.backend = backend
+        self.retry_seconds = retry_seconds
+        self.warn_seconds = warn_seconds
+        self._on_unchecked = on_unchecked
+        self._on_error = on_error
+        self._name = name
+        self._retry_at = float("-inf")
+        self._warned_at = float("-inf")
+        self._failing = False
+        self._lock = threading.Lock()  # the state below, never held around the backend
+
+    @property
+    def failing(self) -> bool:
+        """True from a failure until the backend answers again."""
+        return self._failing
+
+    def hit(self, account_id: int, limits: Sequence[BucketLimit], now: float) -> Decision:
+        if self._skip(now):
+            return self._unchecked()
+        try:
+            decision = self.backend.hit(account_id, limits, now)
+        except BackendUnavailable as exc:
+            return self._failed(now, exc)
+        return self._answered(decision)
+
+    async def hit_async(
+        self, account_id: int, limits: Sequence[BucketLimit], now: float
+    ) -> Decision:
+        if self._skip(now):
+            return self._unchecked()
+        try:
+            decision = await _hit_async(self.backend, account_id, limits, now)
+        except BackendUnavailable as exc:
+            return self._failed(now, exc)
+        return self._answered(decision)
+
+    def _skip(self, now: float) -> bool:
+        """True while the backend is left alone; else this request may ask it."""
+        with self._lock:
+            if now < self._retry_at:
+                return True
+            if self._failing:  # this request probes; the others skip until it is done
+                self._retry_at = now + self.retry_seconds
+            return False
+
+    def _failed(self, now: float, exc: BackendUnavailable) -> Decision:
+        with self._lock:
+            self._failing = True
+            self._retry_at = now + self.retry_seconds
+            warn = now - self._warned_at >= self.warn_seconds
+            if warn:
+                self._warned_at = now
+        if self._on_error is not None:
+            self._on_error()
+        if warn:
+            log.warning(
+                "%s failed (%s): serving requests without rate limits, trying again every %g s",
+                self._name,
+                exc,
+                self.retry_seconds,
+            )
+        return self._unchecked()
+
+    def _answered(self, decision: Decision) -> Decision:
+        with self._lock:
+            recovered, self._failing = self._failing, False
+            self._retry_at = float("-inf")
+            if recovered:
+                self._warned_at = float("-inf")
+        if recovered:
+            log.warning("%s answers again: rate limits are enforced again", self._name)
+        return decision
+
+    def _unchecked(self) -> Decision:
+        if self._on_unchecked is not None:
+            self._on_unchecked()
+        return _LIFTED
+
+
 class RateLimiter:
     """Per-account limits by bucket name; a limit of 0 or None lifts that bucket.
 
@@ -208,11 +345,22 @@ class RateLimiter:
 
     def hit(self, account_id: int, buckets: Sequence[str], now: float) -> Decision:
         """Count one request of ``account_id`` in ``buckets`` and say if it may proceed."""
+        applicable = self._applicable(buckets)
+        if not applicable:
+            return _LIFTED
+        return self._backend.hit(account_id, applicable, now)
+
+    async def hit_async(self, account_id: int, buckets: Sequence[str], now: float) -> Decision:
+        """``hit`` for an event loop: a network backend is awaited, not waited for."""
+        applicable = self._applicable(buckets)
+        if not applicable:
+            return _LIFTED
+        return await _hit_async(self._backend, account_id, applicable, now)
+
+    def _applicable(self, buckets: Sequence[str]) -> list[BucketLimit]:
         applicable: list[BucketLimit] = []
         for name in dict.fromkeys(buckets):  # de-duplicate, keep order
             limit = self.limit_of(name)
             if limit is not None:
                 applicable.append(BucketLimit(name, limit, self._windows.get(name, self._window)))
-        if not applicable:
-            return _LIFTED
-        return self._backend.hit(account_id, applicable, now)
+        return applicable

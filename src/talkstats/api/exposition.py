@@ -267,6 +267,17 @@ def _health(scrape: Scrape) -> Iterator[Metric]:
     for operation, n in sorted(c.database_errors.items()):
         errors.add_metric([operation], n)
     yield errors
+    yield CounterMetricFamily(
+        "talkstats_rate_limit_backend_errors",
+        "Calls to the shared rate-limit backend (Redis, --redis-url) that failed.",
+        value=c.rate_limit_errors,
+    )
+    yield CounterMetricFamily(
+        "talkstats_rate_limit_unchecked_requests",
+        "Requests served without a rate-limit check because the shared backend (Redis) "
+        "was failing (fail open).",
+        value=c.rate_limit_unchecked,
+    )
     info = GaugeMetricFamily(
         "talkstats_build_info", "The running talkstats version (value 1).", labels=["version"]
     )

@@ -107,7 +107,7 @@ class GateMiddleware:
                 buckets = _TALK_AND_QUEUE if path == QUEUE_ACTIVITY_PATH else _TALK
                 if path.startswith(EXPORTS_PREFIX):
                     buckets = _TALK_AND_EXPORTS
-                decision = self.service.rate_limiter.hit(
+                decision = await self.service.rate_limiter.hit_async(
                     account.id, buckets, self.service.monotonic()
                 )
                 extra = [

@@ -54,6 +54,13 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
     "[env TALKSTATS_STRICT_HOSTS; default off].",
 )
 @click.option(
+    "--redis-url",
+    metavar="URL",
+    default=None,
+    help="Redis holding the rate-limit counters, shared by every process naming it; "
+    "without it each process limits on its own [env TALKSTATS_REDIS_URL].",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS),
     default=None,
@@ -66,6 +73,7 @@ def serve(
     port: int | None,
     default_account: str | None,
     strict_hosts: bool | None,
+    redis_url: str | None,
     log_level: str | None,
 ) -> None:
     """Run the HTTP server (one process: the statistics live in its memory).
@@ -81,6 +89,7 @@ def serve(
         port=port,
         default_account=default_account,
         strict_hosts=strict_hosts,
+        redis_url=redis_url,
         log_level=log_level,
     )
     if settings.log_level not in LOG_LEVELS:

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 
@@ -25,6 +25,8 @@ from talkstats.access.ratelimit import (
     INCREMENTAL_EXPORTS,
     INCREMENTAL_EXPORTS_WINDOW,
     TALK,
+    FailOpen,
+    RateLimitBackend,
     RateLimiter,
 )
 from talkstats.config import Settings
@@ -51,6 +53,9 @@ from . import ingest as ingestion
 from .outcomes import BatchOutcome, Loading, Unavailable
 from .runtimes import AGENT_ROLES, LoadProgress, Runtimes, Snapshot, snapshot_version
 from .telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from talkstats.access.ratelimit_redis import RedisBackend
 
 log = logging.getLogger("talkstats")
 
@@ -109,7 +114,10 @@ class Talkstats:
         monotonic: Monotonic,
         hasher: PasswordHasher | None = None,
         telemetry: Telemetry | None = None,
+        rate_limit_backend: RateLimitBackend | None = None,
     ) -> None:
+        """``rate_limit_backend``: the counters' backend; by default a Redis one when the
+        settings name a ``redis_url``, in this process's memory otherwise."""
         self.store = store
         self.settings = settings
         self.clock = clock
@@ -123,10 +131,14 @@ class Talkstats:
             CURRENT_QUEUE_ACTIVITY: settings.rate_limit_queue_activity or None,
             INCREMENTAL_EXPORTS: settings.rate_limit_incremental_exports or None,
         }
+        self._redis: RedisBackend | None = None  # when the settings name a redis_url
+        if rate_limit_backend is None and settings.redis_url:
+            rate_limit_backend = self._redis_backend(settings.redis_url)
         self.rate_limiter = RateLimiter(
             limits,
             window=float(settings.rate_limit_window_seconds),
             windows={INCREMENTAL_EXPORTS: INCREMENTAL_EXPORTS_WINDOW},
+            backend=rate_limit_backend,
         )
         self.runtimes = Runtimes(store, settings, monotonic)
         # Snapshot after a batch when due (the CLI). A server turns this off and takes
@@ -136,6 +148,27 @@ class Talkstats:
         self._followers: dict[int, exports.RecordsFollower] = {}  # record tables (exports)
         self._accounts_loaded_at = float("-inf")
         self._store_lost_logged = False
+
+    def _redis_backend(self, url: str) -> FailOpen:
+        """Counters shared through Redis; requests are served unlimited while it fails."""
+        try:
+            from talkstats.access.ratelimit_redis import RedisBackend, connect
+        except ImportError:
+            raise ValueError(
+                "redis_url needs the Redis client: pip install 'talkstats[redis]'"
+            ) from None
+        try:
+            client = connect(url)
+        except ValueError as exc:  # redis-py's word for a URL it cannot read
+            raise ValueError(f"redis_url: {exc}") from None  # the URL may hold a password
+        backend = RedisBackend(client, prefix=self.settings.redis_key_prefix, url=url)
+        self._redis = backend
+        return FailOpen(
+            backend,
+            on_unchecked=self.telemetry.rate_limit_unchecked,
+            on_error=self.telemetry.rate_limit_error,
+            name="Redis (rate limits)",
+        )
 
     # --- accounts ---------------------------------------------------------------------
 
@@ -331,6 +364,13 @@ class Talkstats:
             log.warning("could not snapshot on close: %s", exc)
         finally:
             self.store.close()
+            if self._redis is not None:
+                self._redis.close()
+
+    async def aclose_event_loop_clients(self) -> None:
+        """Close what the running event loop holds open (the server's lifespan ends)."""
+        if self._redis is not None:
+            await self._redis.aclose()
 
     # --- the store's health -------------------------------------------------------------
 

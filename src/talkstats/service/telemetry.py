@@ -72,6 +72,8 @@ class Counts:
     database_errors: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(DATABASE_OPERATIONS, 0)
     )
+    rate_limit_errors: int = 0  # calls to the shared (Redis) rate-limit backend that failed
+    rate_limit_unchecked: int = 0  # requests served unlimited because it had failed
 
 
 class Telemetry:
@@ -120,6 +122,16 @@ class Telemetry:
         with self._lock:
             errors[operation] = errors.get(operation, 0) + 1
 
+    def rate_limit_error(self) -> None:
+        """A call to the shared rate-limit backend (Redis) failed."""
+        with self._lock:
+            self._counts.rate_limit_errors += 1
+
+    def rate_limit_unchecked(self) -> None:
+        """A request was served without a rate-limit check (the shared backend is failing)."""
+        with self._lock:
+            self._counts.rate_limit_unchecked += 1
+
     def copy(self) -> Counts:
         """Every count, consistent with each other, for one scrape."""
         c = self._counts
@@ -131,4 +143,6 @@ class Telemetry:
                 c.batches.copy(),
                 {key: h.copy() for key, h in c.requests.items()},
                 dict(c.database_errors),
+                c.rate_limit_errors,
+                c.rate_limit_unchecked,
             )

@@ -91,6 +91,16 @@ def test_ndjson(env: Env) -> None:
     assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 1)
 
 
+def test_an_ndjson_line_that_is_no_object_names_its_line(env: Env) -> None:
+    body = orjson.dumps(online("o1")) + b"\n[1]\n42\n"
+    r = env.post(EVENTS, content=body, headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200
+    errors = [x.get("error") for x in r.json()["results"]]
+    assert errors[1] == "line 2: an event must be a JSON object, got an array"
+    assert errors[2] == "line 3: an event must be a JSON object, got a number"
+    assert r.json()["rejected"] == 2 and r.json()["accepted"] == 1
+
+
 def test_ndjson_all_lines_bad_is_still_200(env: Env) -> None:
     r = env.post(EVENTS, content=b"nope\n[1,\n", headers={"Content-Type": "application/x-ndjson"})
     assert r.status_code == 200

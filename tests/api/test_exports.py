@@ -95,7 +95,9 @@ def test_who_may_export_and_bad_parameters(env: Env) -> None:
         ("?start_time=abc", "start_time"),
         ("?start_time=-5", "start_time"),
         ("?start_time=99999999999999999", "too far"),
-        ("?start_time=0&after=x", "after"),
+        ("?start_time=0&after=x", "after: 'x' is not a stamp from a next_page URL"),
+        ("?start_time=0&after=" + "9" * 23, "is not a stamp from a next_page URL"),
+        ("?start_time=1.5", "is not a whole number of seconds since 1970"),
     ):
         r = env.get(f"{LEGS}{query}", who="admin")
         assert r.status_code == 400, query

@@ -434,3 +434,11 @@ def test_bad_database_url(run: Run) -> None:
         run("account", "list", "--database", "postgres://db/x", database_flag=False),
         "postgres://db/x",
     )
+
+
+def test_a_display_link_is_printed_whole_or_its_base_is_refused(run: Run, acme: str) -> None:
+    made = ok(run("wallboard", "link", "create", "--base-url", "https://acme.example.com/"))
+    assert made.startswith("https://acme.example.com/wallboard/link#")
+    for bad in ("https://x/x?y#z", "javascript:alert(1)", "acme.example.com", "https://x/#"):
+        refused = run("wallboard", "link", "create", "--base-url", bad)
+        assert refused.exit_code == 2 and "--base-url" in refused.stderr, bad

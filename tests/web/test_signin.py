@@ -171,7 +171,7 @@ def test_bad_filters_are_named(web: Web) -> None:
     for query, word in (
         ("phone_number_ids=abc", "phone_number_ids"),
         ("group_ids=0", "group_ids"),
-        ("sl_threshold=-1", "threshold"),
+        ("sl_threshold=-1", "sl_threshold: &#x27;-1&#x27;"),
         ("sl_target=101", "sl_target"),
     ):
         r = web.client.get(f"/wallboard?{query}")

@@ -121,13 +121,13 @@ def day(raw: str | None) -> date | None:
         raise InvalidValue(f"date: {raw!r} is not a date (YYYY-MM-DD)") from None
 
 
-def threshold(raw: str | None, default: int = 20) -> int:
-    """Service-level threshold in whole seconds, 0..86400."""
+def threshold(raw: str | None, default: int = 20, *, name: str = "threshold") -> int:
+    """Service-level threshold in whole seconds, 0..86400 (``name``: the parameter's)."""
     if raw is None or is_blank(raw):
         return default
     text = strip(raw)
     if not _INT.fullmatch(text) or int(text) > MAX_THRESHOLD:
-        raise InvalidValue(f"threshold: {raw!r} is not a number of seconds (0-{MAX_THRESHOLD})")
+        raise InvalidValue(f"{name}: {raw!r} is not a number of seconds (0-{MAX_THRESHOLD})")
     return int(text)
 
 

@@ -115,10 +115,27 @@ def _ndjson(raw: bytes) -> list[Any]:
         if not line.strip():
             continue
         try:
-            items.append(orjson.loads(line))
+            obj = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
             items.append(_BadLine(f"line {number}: not valid JSON: {exc}"))
+            continue
+        if isinstance(obj, dict):
+            items.append(obj)
+        else:
+            message = f"line {number}: an event must be a JSON object, got {_kind(obj)}"
+            items.append(_BadLine(message))
     return items
+
+
+def _kind(obj: object) -> str:
+    """A decoded JSON value's kind, in JSON's words."""
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "a boolean"
+    if isinstance(obj, int | float):
+        return "a number"
+    return "a string" if isinstance(obj, str) else "an array"
 
 
 def _result(r: EventOutcome, index: int) -> dict[str, Any]:

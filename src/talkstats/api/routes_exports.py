@@ -34,20 +34,20 @@ _UNSIGNED = re.compile(r"[0-9]{1,19}")
 _MAX_START = 2**62 // 1_000_000_000  # seconds that fit our nanosecond stamps
 
 
-def _whole(name: str, raw: str | None, *, required: bool) -> int | None:
+def _whole(name: str, raw: str | None, *, required: bool, what: str) -> int | None:
     if raw is None or is_blank(raw):
         if required:
             raise InvalidValue(f"{name}: is required (Unix epoch seconds, e.g. 1547635159)")
         return None
     text = strip(raw)
     if not _UNSIGNED.fullmatch(text):
-        raise InvalidValue(f"{name}: {raw!r} is not a whole number of seconds since 1970")
+        raise InvalidValue(f"{name}: {raw!r} is not {what}")
     return int(text)
 
 
 def start_time(raw: str | None) -> int:
     """The required ``start_time``: Unix seconds, 0 or more."""
-    value = _whole("start_time", raw, required=True)
+    value = _whole("start_time", raw, required=True, what="a whole number of seconds since 1970")
     assert value is not None
     if value > _MAX_START:
         raise InvalidValue(f"start_time: {raw!r} is too far in the future")
@@ -56,7 +56,7 @@ def start_time(raw: str | None) -> int:
 
 def after(raw: str | None) -> int | None:
     """Our ``after`` extension, as ``next_page`` carries it (a record's exact stamp)."""
-    value = _whole("after", raw, required=False)
+    value = _whole("after", raw, required=False, what="a stamp from a next_page URL")
     if value is not None and value >= 2**62:
         raise InvalidValue(f"after: {raw!r} is not a stamp from a next_page URL")
     return value

@@ -7,6 +7,8 @@ every screen that opened it within seconds.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 import click
 
 from talkstats.access.displays import DisplayLinks
@@ -30,6 +32,18 @@ def link() -> None:
     """Create, list and revoke read-only display links."""
 
 
+def _base(url: str) -> str:
+    """An http(s) address with no query or fragment, where a link's path can be appended."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"{url!r} is not an http:// or https:// address", param_hint="--base-url"
+        )
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise click.BadParameter(f"{url!r} has a query or a fragment", param_hint="--base-url")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
 @link.command("create")
 @account_option
 @click.option("--description", default="", help="Which screen it is for, e.g. 'Lobby TV'.")
@@ -46,6 +60,8 @@ def link_create(
     subdomain: str | None, description: str, base_url: str | None, database_url: str | None
 ) -> None:
     """Create a display link and print it (the token is shown only this once)."""
+    if base_url is not None:
+        base_url = _base(base_url)
     with open_service(database_url=database_url) as service:
         account = resolve_account(service, subdomain)
         links = DisplayLinks(service.store, hasher=service.hasher)

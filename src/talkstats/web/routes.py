@@ -91,7 +91,7 @@ def parse_filters(request: Request) -> tuple[Filters, int]:
     q = request.query_params
     numbers = params.id_list("phone_number_ids", q.get("phone_number_ids"))
     groups = params.id_list("group_ids", q.get("group_ids"))
-    threshold = params.threshold(q.get("sl_threshold"))
+    threshold = params.threshold(q.get("sl_threshold"), name="sl_threshold")
     target = params.positive_int("sl_target", q.get("sl_target"), DEFAULT_TARGET)
     if target > 100:
         raise InvalidValue(f"sl_target: {target} is not a percentage (1-100)")

@@ -28,6 +28,8 @@ from talkstats.store.postgres import POOL_MAX, PostgresStore  # noqa: E402
 
 
 class TestPostgresStore(StoreContract):
+    notifies = True
+
     @pytest.fixture
     def store_url(self, postgres_url: str) -> str:
         return postgres_url

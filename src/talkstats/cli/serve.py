@@ -6,7 +6,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -177,8 +177,18 @@ def _listen(settings: Settings) -> socket.socket:
         ) from None
 
 
-def serve_socket(service: Talkstats, settings: Settings, sock: socket.socket) -> None:
-    """Serve the API on a listening socket until SIGTERM / SIGINT (a worker's part)."""
+def serve_socket(
+    service: Talkstats,
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    stop_requested: Sequence[int] = (),
+) -> None:
+    """Serve the API on a listening socket until SIGTERM / SIGINT (a worker's part).
+
+    ``stop_requested``: signals a caller's own handler caught before this one took over
+    (non-empty: stop at once, without serving).
+    """
     import uvicorn
 
     from talkstats.web.app import create_app
@@ -195,6 +205,8 @@ def serve_socket(service: Talkstats, settings: Settings, sock: socket.socket) ->
     )
     server = closing_server(config, app)
     with _stop_on_signals(server):
+        if stop_requested:
+            return
         server.run(sockets=[sock])
 
 

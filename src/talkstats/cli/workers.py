@@ -10,7 +10,7 @@ The parent is a small supervisor. It restarts a worker that exits without being 
 (a crash, ``kill -9``), after a pause that doubles on each quick failure, and it turns
 SIGTERM and SIGINT into a SIGTERM for every worker, then waits for them all: each one
 finishes its requests, snapshots its projections and closes its store, as a single
-server does.
+server does. A worker whose supervisor was killed stops by itself.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -35,6 +36,7 @@ log = logging.getLogger("talkstats.workers")
 RESTART_FIRST_SECONDS = 0.5
 RESTART_MOST_SECONDS = 30.0
 HEALTHY_SECONDS = 30.0  # a worker that ran this long starts its next pause afresh
+ORPHAN_CHECK_SECONDS = 1.0
 
 
 @dataclass
@@ -147,7 +149,8 @@ class Supervisor:
         for slot in self.slots:
             if slot.process is not None:
                 slot.process.join()
-                if slot.process.exitcode not in (0, None):
+                # -SIGTERM: a worker still starting up, stopped before it served anything
+                if slot.process.exitcode not in (0, None, -signal.SIGTERM):
                     failed += 1
                     log.warning(
                         "worker %d stopped with %s", slot.index, _describe(slot.process.exitcode)
@@ -188,10 +191,24 @@ def worker_main(settings: Settings, sock: socket.socket, index: int) -> None:
     from talkstats.cli.serve import configure_logging, serve_socket
 
     configure_logging(settings, worker=index)
+    _stop_when_orphaned(os.getppid())
     service = compose(settings)
     try:
         if not early:
-            serve_socket(service, settings, sock)
+            serve_socket(service, settings, sock, stop_requested=early)
     finally:
         service.close()
     print(f"talkstats worker {index} stopped; projections snapshotted", file=sys.stderr)
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """SIGTERM this worker if its supervisor dies (``kill -9`` of the parent): a
+    worker must not go on serving the socket with nobody to stop it."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        log.warning("the supervisor (pid %s) is gone; stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="talkstats-orphan-watch", daemon=True).start()

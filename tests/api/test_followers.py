@@ -1,15 +1,16 @@
 """A server following a log that another process writes: lag, idle rounds, wake-ups.
 
 The other process is a second service on the same SQLite file (as `talkstats ingest`
-or another worker would be). The server's background rounds are set an hour apart,
-so only the test's explicit ``tick()`` or ``wake()`` moves it.
+or another worker would be). The server's background rounds are set an hour apart and
+the store's watcher is off, so only the test's explicit ``tick()`` or ``wake()`` moves
+it, except in the test of the watcher itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,18 @@ from .test_isolation import STATS, _restart, acme, events, until_ok
 IDLE = 3600.0  # seconds between background rounds: never, in a test
 
 
+def no_watch(wake: Callable[[int], None]) -> Callable[[], None]:
+    return lambda: None
+
+
 @asynccontextmanager
-async def quiet_server(service: Talkstats) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
-    """The app with its lifespan started (background rounds an hour apart), and a client."""
+async def quiet_server(
+    service: Talkstats, *, watch: bool = False
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """The app with its lifespan started (background rounds an hour apart, and without
+    the store's wake-ups unless ``watch``), and a client."""
+    if not watch:
+        service.watch = no_watch  # type: ignore[method-assign]
     app = create_app(service)
     app.state.upkeep.interval = IDLE
     async with app.router.lifespan_context(app):
@@ -106,7 +116,7 @@ def test_an_idle_round_reads_nothing_but_the_change_mark(
     other = _restart(tmp_path, clock)
     reads: list[str] = []
     store = service.store
-    for name in ("log_heads", "log_head", "reference_version", "list_accounts"):
+    for name in ("log_heads", "list_accounts"):
         real = getattr(store, name)
 
         def counted(*args: Any, _real: Any = real, _name: str = name) -> Any:
@@ -157,6 +167,26 @@ def test_a_notification_catches_the_account_up_between_rounds(tmp_path: Path) ->
                 if agent_state(r) == "away":
                     break
             assert agent_state(r) == "away"  # event 1 of 2, folded without a round
+
+    asyncio.run(scenario())
+    other.close()
+    service.close()
+
+
+def test_the_store_watcher_wakes_the_follower_without_a_round(tmp_path: Path) -> None:
+    service, clock, account, _ = build(tmp_path, {})
+    clock.now_ns = local_ns("09:00:00")
+    other = _restart(tmp_path, clock)
+
+    async def scenario() -> None:
+        async with quiet_server(service, watch=True) as (_, client):
+            assert other.ingest(account, events(2)).accepted == 2
+            for _ in range(2000):  # bounded poll: the watcher looks every 50 ms
+                r = await client.get(**acme(f"{STATS}/agents_activity"))
+                if agent_state(r) == "away":
+                    break
+                await asyncio.sleep(0.01)
+            assert agent_state(r) == "away"
 
     asyncio.run(scenario())
     other.close()

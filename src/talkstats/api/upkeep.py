@@ -15,9 +15,10 @@ Started by the app's lifespan, so it runs in a server and not in the CLI:
 - a round starts with the store's change mark (SQLite: its data_version): when nothing
   was committed since the last complete round, it does no store reads beyond that
   one, however many accounts there are; otherwise one query reads every log head;
-- between rounds, a store that notifies (PostgreSQL: LISTEN/NOTIFY) wakes the upkeep
-  for the account another process just appended to, which is caught up at once;
-  the rounds go on as the fallback for a notification that got lost.
+- between rounds, the store's watcher (PostgreSQL: LISTEN/NOTIFY; SQLite: a thread
+  watching data_version) wakes the upkeep for the account another process just
+  appended to, which is caught up at once; the rounds go on as the fallback for a
+  notification that got lost.
 
 ``tick()`` is one round, so tests drive the upkeep without waiting for time to pass.
 On stop, a round in progress finishes before the service may snapshot and close, so

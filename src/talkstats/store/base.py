@@ -303,7 +303,8 @@ class Store(Protocol):
         to an account's log; return a function that stops watching.
 
         Best effort: a notification may be lost (a dropped connection), so callers keep
-        polling as the fallback. A store that cannot notify returns a no-op.
+        polling as the fallback. A store that cannot notify returns a no-op. This
+        process's own appends may be announced too.
         """
         ...
 

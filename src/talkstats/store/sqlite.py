@@ -46,6 +46,7 @@ from talkstats.store.base import (
 )
 from talkstats.store.migrations import LATEST, SchemaState, upgrade
 from talkstats.store.migrations.runner import read_version
+from talkstats.store.sqlitewatch import Watcher
 
 BUSY_TIMEOUT_S: Final = 5.0
 # Ids per `IN (...)` query in find_events: below SQLite's historic limit of 999
@@ -666,8 +667,11 @@ class SQLiteStore(Store):
         return int(row[0])
 
     def watch(self, wake: Callable[[int], None]) -> Callable[[], None]:
-        """No notifications between SQLite processes: followers poll change_mark()."""
-        return _no_op
+        """A thread that watches the file's change counter (sqlitewatch.py); a no-op
+        for ":memory:", which no other connection can write."""
+        if self._memory:
+            return _no_op
+        return Watcher(self.path, wake).start().stop
 
     def count_events(self, account_id: int, after_seq: int) -> int:
         """How many entries of the account's log have seq > after_seq."""

@@ -58,7 +58,7 @@ def _pid(session: requests.Session, url: str) -> int | None:
     """The pid of the worker holding this connection, if it is ready."""
     try:
         response = session.get(f"{url}/readyz", timeout=10)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return None
     return int(response.json()["pid"]) if response.status_code == 200 else None
 

@@ -38,6 +38,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Address the HTTP server listens on."),
     Setting("port", 8080, "Port the HTTP server listens on."),
     Setting(
+        "workers",
+        1,
+        "Server processes sharing the listening socket on this machine; each holds its "
+        "own projections and follows the log (1: a single process).",
+    ),
+    Setting(
         "default_account",
         None,
         "Subdomain that serves requests whose Host names no account "
@@ -85,6 +91,12 @@ SETTINGS: tuple[Setting, ...] = (
         200_000,
         "Accepted events between projection snapshots (restart replays at most this many).",
     ),
+    Setting(
+        "readyz_max_events_behind",
+        25_000,
+        "/readyz answers 503 when this process's projections are more than this many "
+        "events behind the log, summed over accounts (0: never for lag).",
+    ),
     Setting("log_level", "info", "Server log level (debug, info, warning, error)."),
     Setting(
         "metrics_token",
@@ -122,6 +134,7 @@ class Settings:
     database_url: str = "sqlite:///./talkstats.db"
     host: str = "127.0.0.1"
     port: int = 8080
+    workers: int = 1
     default_account: str | None = None
     strict_hosts: bool = False
     max_request_bytes: int = 32 * 1024 * 1024
@@ -133,6 +146,7 @@ class Settings:
     redis_url: str | None = None
     redis_key_prefix: str = "talkstats:ratelimit:"
     snapshot_every_events: int = 200_000
+    readyz_max_events_behind: int = 25_000
     log_level: str = "info"
     metrics_token: str | None = None
     metrics_service_level_seconds: int = 20

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from talkstats.store import StoreError
@@ -17,7 +19,12 @@ def test_healthz(env: Env) -> None:
 
 
 def test_readyz(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert env.client.get("/readyz").json() == {"status": "ready"}
+    assert env.client.get("/readyz").json() == {
+        "status": "ready",
+        "pid": os.getpid(),
+        "events_behind": 0,
+        "accounts_behind": {},
+    }
 
     def broken() -> None:
         raise StoreError("database is locked")

@@ -7,11 +7,14 @@ another) to see the same data.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -411,6 +414,60 @@ class StoreContract:
         assert store.count_events(acme.id, 0) == 3
         assert store.count_events(acme.id, first) == 1
         assert store.count_events(other.id, 0) == 1
+
+    def test_log_heads_of_every_account_in_one_call(
+        self, store: Store, acme: Account, other: Account
+    ) -> None:
+        assert store.log_heads() == {acme.id: 0, other.id: 0}
+        a = store.append_events(acme.id, events("a1", "a2"))
+        b = store.append_events(other.id, events("b1"))
+        store.append_events(acme.id, [])
+        heads = store.log_heads()
+        assert heads == {acme.id: a, other.id: b}
+        assert heads == {x.id: store.log_head(x.id) for x in (acme, other)}
+        third = store.create_account("third", "UTC", "team")
+        assert store.log_heads()[third.id] == 0
+
+    def test_the_change_mark_moves_with_every_commit(self, reopen: Callable[[], Store]) -> None:
+        follower, writer = reopen(), reopen()
+        acme = writer.create_account("acme", "UTC", "team")
+        mark = follower.change_mark()
+        if mark is None:  # a store that cannot tell: callers look at everything
+            writer.append_events(acme.id, events("e1"))
+            assert follower.change_mark() is None
+            return
+        assert follower.change_mark() == mark  # nothing committed in between
+        writer.append_events(acme.id, events("e1"))
+        moved = follower.change_mark()
+        assert moved != mark
+        assert follower.change_mark() == moved
+        follower.append_events(acme.id, events("e2"))  # its own commits count too
+        assert follower.change_mark() != moved
+        latest = follower.change_mark()
+        writer.create_user(acme.id, new_user(None, "new@acme.test"))  # not only the log
+        assert follower.change_mark() != latest
+
+    def test_watch_wakes_on_another_handles_append(self, reopen: Callable[[], Store]) -> None:
+        follower, writer = reopen(), reopen()
+        acme = writer.create_account("acme", "UTC", "team")
+        woken: queue.Queue[int] = queue.Queue()
+        stop = follower.watch(woken.put)
+        try:
+            # The watcher starts in the background: append until it hears one.
+            # (Other tests on the same PostgreSQL database may be heard too: its
+            # schemas share their notification channels.)
+            deadline = time.monotonic() + 20
+            heard: set[int] = set()
+            n = 0
+            while acme.id not in heard and time.monotonic() < deadline:
+                n += 1
+                writer.append_events(acme.id, events(f"e{n}"))
+                with contextlib.suppress(queue.Empty):
+                    heard.add(woken.get(timeout=0.2))
+            assert acme.id in heard, "no notification within 20 s"
+        finally:
+            stop()
+            stop()  # harmless twice
 
     def test_check_passes_on_a_healthy_store(self, store: Store) -> None:
         store.check()

@@ -6,9 +6,12 @@ naming TALKSTATS_TEST_POSTGRES_URL when no server answers, and CI always sets it
 
 from __future__ import annotations
 
+import itertools
+import queue
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +119,46 @@ def test_the_store_recovers_when_the_server_drops_its_connections(
     assert store.log_head(acme.id) == head
     assert store.find_events(acme.id, ["e1"]) != {}
     store.close()
+
+
+def _hear(writer: PostgresStore, account_id: int, woken: queue.Queue[int], tag: str) -> None:
+    """Append until the watcher hears the account (bounded), then drain what is left."""
+    deadline = time.monotonic() + 20
+    for n in itertools.count():
+        assert time.monotonic() < deadline, "no notification within 20 s"
+        writer.append_events(account_id, events(f"{tag}{n}"))
+        try:
+            if woken.get(timeout=0.2) == account_id:
+                break
+        except queue.Empty:
+            pass
+    while not woken.empty():
+        woken.get_nowait()
+
+
+def test_the_listener_reconnects_when_its_connection_is_dropped(
+    postgres_url: str, postgres_server: str
+) -> None:
+    tag = f"talkstats-test-{uuid.uuid4().hex[:12]}"
+    store = PostgresStore(f"{postgres_url}&application_name={tag}")
+    writer = PostgresStore(postgres_url)
+    acme = writer.create_account("acme", "UTC", "team")
+    woken: queue.Queue[int] = queue.Queue()
+    stop = store.watch(woken.put)
+    try:
+        _hear(writer, acme.id, woken, "before")
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = %s AND query ILIKE 'LISTEN%%'",
+                (tag,),
+            ).fetchone()
+        assert killed is not None and killed[0] == 1  # the listener's own connection
+        _hear(writer, acme.id, woken, "after")  # heard again: it reconnected
+    finally:
+        stop()
+        store.close()
+        writer.close()
 
 
 def test_one_store_is_shared_by_threads(store: PostgresStore) -> None:

@@ -39,6 +39,7 @@ class AccountSample:
     load_seconds: float | None = None
     snapshot_age: float | None = None
     events_since_snapshot: int | None = None
+    events_behind: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +244,12 @@ def _health(scrape: Scrape) -> Iterator[Metric]:
         labels=["account"],
         unit="seconds",
     )
+    behind = GaugeMetricFamily(
+        "talkstats_events_behind",
+        "Log entries of the account this process has not folded into its statistics yet "
+        "(written by another process a moment ago; /readyz fails above a limit).",
+        labels=["account"],
+    )
     since_snapshot = GaugeMetricFamily(
         "talkstats_events_since_snapshot",
         "Events folded since the last snapshot this process saved (or since the load): "
@@ -258,7 +265,9 @@ def _health(scrape: Scrape) -> Iterator[Metric]:
             snapshot_age.add_metric(labels, sample.snapshot_age)
         if sample.events_since_snapshot is not None:
             since_snapshot.add_metric(labels, sample.events_since_snapshot)
-    yield from (loaded, load_time, snapshot_age, since_snapshot)
+        if sample.events_behind is not None:
+            behind.add_metric(labels, sample.events_behind)
+    yield from (loaded, load_time, snapshot_age, since_snapshot, behind)
     errors = CounterMetricFamily(
         "talkstats_database_errors",
         "Failures of the store by operation (ingest, load, follow, snapshot, check).",

@@ -83,7 +83,12 @@ def router(ctx: ApiContext) -> APIRouter:
         # the accounts known already are still shown (with the failure's counters).
         with contextlib.suppress(StoreError):
             await ctx.blocking(service.refresh_accounts)
-        samples = [await _sample(ctx, account, threshold) for account in service.known_accounts()]
+        lag: dict[str, int] | None = None
+        with contextlib.suppress(StoreError):
+            lag = await ctx.blocking(service.lag)
+        samples = [
+            await _sample(ctx, account, threshold, lag) for account in service.known_accounts()
+        ]
         scrape = Scrape(samples, service.telemetry.copy(), threshold, running)
         body, content_type = await ctx.blocking(render, scrape, request.headers.get("accept"))
         return Response(body, media_type=content_type)
@@ -91,7 +96,9 @@ def router(ctx: ApiContext) -> APIRouter:
     return r
 
 
-async def _sample(ctx: ApiContext, account: Account, threshold: int) -> AccountSample:
+async def _sample(
+    ctx: ApiContext, account: Account, threshold: int, lag: dict[str, int] | None
+) -> AccountSample:
     service = ctx.service
     runtime = service.runtimes.get(account.id)
     if runtime is None:
@@ -109,6 +116,7 @@ async def _sample(ctx: ApiContext, account: Account, threshold: int) -> AccountS
             load_seconds=runtime.load_seconds,
             snapshot_age=max(0.0, service.monotonic() - runtime.snapshot_at),
             events_since_snapshot=runtime.folded - runtime.snapshot_folded,
+            events_behind=None if lag is None else lag.get(account.subdomain, 0),
         )
 
 

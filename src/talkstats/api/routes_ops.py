@@ -4,14 +4,18 @@
 while accounts load or the store is down, so a liveness probe never kills a server
 that is recovering. ``/readyz`` answers 200 only when the store is usable (the
 database file is the one the server opened) and every account's projection is
-loaded; otherwise 503 with ``Retry-After``, a Zendesk error body, and what is missing
+loaded and the process trails the log by at most ``readyz_max_events_behind`` events;
+otherwise 503 with ``Retry-After``, a Zendesk error body, and what is missing
 (``status`` "loading" with the accounts still loading and the events they have left,
-or "unavailable").
+"behind", or "unavailable"). Both answers carry the process id and how many log
+entries it has not folded yet (in total and per account), so that with several
+processes a load balancer takes one that lags out of rotation.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from fastapi import APIRouter
@@ -29,6 +33,7 @@ log = logging.getLogger("talkstats.api")
 def router(ctx: ApiContext) -> APIRouter:
     r = APIRouter(tags=["Operations"])
     service = ctx.service
+    limit = service.settings.readyz_max_events_behind
 
     @r.get(
         "/healthz",
@@ -58,7 +63,7 @@ def router(ctx: ApiContext) -> APIRouter:
         progress = {p.subdomain: p.events_left for p in service.loading()}
         waiting = [a for a in accounts if service.loaded(a) is None]
         if not waiting:
-            return json_response({"status": "ready"})
+            return await _lag_or_ready()
         for account in waiting:
             ctx.request_load(account)
         loading = [
@@ -77,6 +82,25 @@ def router(ctx: ApiContext) -> APIRouter:
             events_left=sum(known) if known else None,
             retry_after=LOADING_RETRY_AFTER,
         )
+
+    async def _lag_or_ready() -> Response:
+        """Ready, unless this process trails the log by more than the setting allows."""
+        try:
+            lag = await ctx.blocking(service.lag)
+        except StoreError as exc:
+            log.warning("readiness check failed: %s", exc)
+            return _not_ready("unavailable", "The store cannot be reached.")
+        behind = sum(lag.values())
+        body = {"pid": os.getpid(), "events_behind": behind, "accounts_behind": lag}
+        if 0 < limit < behind:
+            return _not_ready(
+                "behind",
+                f"This process is {behind:,} events behind the log (more than {limit:,}); "
+                "it is catching up.",
+                retry_after=LOADING_RETRY_AFTER,
+                **body,
+            )
+        return json_response({"status": "ready", **body})
 
     return r
 

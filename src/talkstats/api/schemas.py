@@ -579,6 +579,21 @@ def _error(codes: Iterable[str], *, description: bool = True, details: bool = Fa
     return _closed(properties)
 
 
+_LAG: dict[str, Any] = {
+    "pid": {"type": "integer", "description": "The answering server process."},
+    "events_behind": {
+        "type": "integer",
+        "minimum": 0,
+        "description": "Log entries this process has not folded into its statistics yet, "
+        "over all loaded accounts.",
+    },
+    "accounts_behind": {
+        "type": "object",
+        "additionalProperties": {"type": "integer", "minimum": 1},
+        "description": "Subdomain -> entries not folded yet, for the accounts behind.",
+    },
+}
+
 ERRORS: dict[str, Schema] = {
     "BadRequestError": _error(("InvalidValue", "TooManyValues")),
     "UnauthorizedError": _error(("Couldn't authenticate you",), description=False),
@@ -592,7 +607,7 @@ ERRORS: dict[str, Schema] = {
     "NotReadyError": _closed(
         {
             **_error(("ServiceUnavailable",))["properties"],
-            "status": {"type": "string", "enum": ["unavailable", "loading"]},
+            "status": {"type": "string", "enum": ["unavailable", "loading", "behind"]},
             "accounts_loading": {
                 "type": "array",
                 "items": _closed(
@@ -608,8 +623,9 @@ ERRORS: dict[str, Schema] = {
                 ),
             },
             "events_left": {"type": ["integer", "null"], "minimum": 0},
+            **_LAG,
         },
-        optional=("accounts_loading", "events_left"),
+        optional=("accounts_loading", "events_left", "pid", "events_behind", "accounts_behind"),
     ),
 }
 
@@ -728,6 +744,6 @@ def components(*, max_batch_events: int) -> dict[str, Schema]:
         "ApiTokenResponse": _wrapped("api_token", ref("ApiToken")),
         "PingResponse": _closed({"ping": {"type": "string", "const": "pong"}}),
         "HealthResponse": _closed({"status": {"type": "string", "const": "ok"}}),
-        "ReadinessResponse": _closed({"status": {"type": "string", "const": "ready"}}),
+        "ReadinessResponse": _closed({"status": {"type": "string", "const": "ready"}, **_LAG}),
     }
     return {**responses, **REQUEST_BODIES, **ERRORS, **_events(max_batch_events)}

@@ -6,7 +6,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -25,6 +25,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 # (bench/startup.py, a busy 2-core machine).
 SWITCH_INTERVAL_SECONDS = 0.001
 GRACEFUL_SHUTDOWN_SECONDS = 10
+MAX_WORKERS = 64
 
 
 # --- serve ------------------------------------------------------------------------------
@@ -61,6 +62,13 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
     "without it each process limits on its own [env TALKSTATS_REDIS_URL].",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=None,
+    help="Server processes sharing the socket, each with its own projections "
+    "[env TALKSTATS_WORKERS; default 1].",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS),
     default=None,
@@ -74,14 +82,16 @@ def serve(
     default_account: str | None,
     strict_hosts: bool | None,
     redis_url: str | None,
+    workers: int | None,
     log_level: str | None,
 ) -> None:
-    """Run the HTTP server (one process: the statistics live in its memory).
+    """Run the HTTP server (the statistics live in each server process's memory).
 
     The database must exist (`talkstats account create` creates it). Projections load
     in the background at start (/readyz says when every account is ready). SIGTERM or
     Ctrl-C stops it gracefully: in-flight requests finish, projections are
-    snapshotted, the store is closed.
+    snapshotted, the store is closed. With --workers N, N processes serve one socket,
+    each following the log; a worker that dies is restarted.
     """
     settings = build_settings(
         database_url=database_url,
@@ -90,17 +100,16 @@ def serve(
         default_account=default_account,
         strict_hosts=strict_hosts,
         redis_url=redis_url,
+        workers=workers,
         log_level=log_level,
     )
     if settings.log_level not in LOG_LEVELS:
         raise click.ClickException(
             f"log level {settings.log_level!r}: use one of {', '.join(LOG_LEVELS)}"
         )
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    if not 1 <= settings.workers <= MAX_WORKERS:
+        raise click.ClickException(f"workers must be 1 to {MAX_WORKERS}, got {settings.workers}")
+    configure_logging(settings)
     from talkstats.api.params import MAX_THRESHOLD
 
     if not 0 <= settings.metrics_service_level_seconds <= MAX_THRESHOLD:
@@ -109,11 +118,28 @@ def serve(
             f"{MAX_THRESHOLD} seconds, got {settings.metrics_service_level_seconds}"
         )
     service = compose(settings)
+    if settings.workers > 1:
+        # The parent only checks that the store opens (and its schema is known), so a
+        # wrong --database fails here, once, instead of in every worker.
+        service.close()
+        code = run_workers(settings)
+        click.echo("talkstats stopped; projections snapshotted", err=True)
+        sys.exit(code)
     try:
         run_server(service, settings)
     finally:
         service.close()
     click.echo("talkstats stopped; projections snapshotted", err=True)
+
+
+def configure_logging(settings: Settings, *, worker: int | None = None) -> None:
+    """Log lines on stderr; a worker's carry its number."""
+    who = "" if worker is None else f"[worker {worker}]"
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format=f"%(asctime)s %(levelname)s %(name)s{who}: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def run_server(service: Talkstats, settings: Settings) -> None:
@@ -122,18 +148,53 @@ def run_server(service: Talkstats, settings: Settings) -> None:
     The socket is bound here (not by uvicorn) so that the printed URL carries the real
     port even for --port 0. One worker: the projections live in this process's memory.
     """
+    sock = _listen(settings)
+    click.echo(f"talkstats listening on {_url(sock)}")
+    sys.stdout.flush()
+    serve_socket(service, settings, sock)
+
+
+def run_workers(settings: Settings) -> int:
+    """Bind once, print the URL once, and supervise settings.workers processes."""
+    from talkstats.cli.workers import Supervisor
+
+    sock = _listen(settings)
+    click.echo(f"talkstats listening on {_url(sock)}")
+    sys.stdout.flush()
+    click.echo(f"talkstats: {settings.workers} worker processes", err=True)
+    try:
+        return Supervisor(settings, sock, settings.workers).run()
+    finally:
+        sock.close()
+
+
+def _listen(settings: Settings) -> socket.socket:
+    try:
+        return _bind(settings.host, settings.port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+        ) from None
+
+
+def serve_socket(
+    service: Talkstats,
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    stop_requested: Sequence[int] = (),
+) -> None:
+    """Serve the API on a listening socket until SIGTERM / SIGINT (a worker's part).
+
+    ``stop_requested``: signals a caller's own handler caught before this one took over
+    (non-empty: stop at once, without serving).
+    """
     import uvicorn
 
     from talkstats.web.app import create_app
 
     app = create_app(service)
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-    try:
-        sock = _bind(settings.host, settings.port)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
-        ) from None
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
@@ -143,9 +204,9 @@ def run_server(service: Talkstats, settings: Settings) -> None:
         server_header=False,
     )
     server = closing_server(config, app)
-    click.echo(f"talkstats listening on {_url(sock)}")
-    sys.stdout.flush()
     with _stop_on_signals(server):
+        if stop_requested:
+            return
         server.run(sockets=[sock])
 
 

@@ -253,18 +253,35 @@ class Runtimes:
             except Exception:
                 log.exception("log entry %s of account %s failed to replay", seq, account.subdomain)
 
-    def behind(self, account: Account) -> bool:
+    def behind(self, account: Account, head: int | None = None) -> bool:
         """Whether the store holds events or reference data the projection lacks.
 
+        ``head``: the account's log head if the caller read it already (log_heads).
         Store reads only: callable without the account's lock.
         """
         runtime = self._loaded.get(account.id)
         if runtime is None:
             return False
-        return (
-            self.store.log_head(account.id) > runtime.seq
-            or self.store.reference_version(account.id) != runtime.reference
-        )
+        if head is None:
+            head = self.store.log_head(account.id)
+        return head > runtime.seq or self.store.reference_version(account.id) != runtime.reference
+
+    def lag(self, heads: dict[int, int]) -> dict[int, int]:
+        """account id -> how many log entries its loaded projection has not folded yet,
+        for the loaded accounts that lack any (``heads``: store.log_heads()).
+
+        Seqs increase across all accounts, so the gap is counted, not subtracted; only
+        accounts whose head moved past their position cost a (short) count.
+        """
+        behind: dict[int, int] = {}
+        for account_id, head in heads.items():
+            runtime = self._loaded.get(account_id)
+            if runtime is not None and head > runtime.seq:
+                seq = runtime.seq  # read once: a follower may move it meanwhile
+                missing = self.store.count_events(account_id, seq)
+                if missing:
+                    behind[account_id] = missing
+        return behind
 
     def follow(self, account: Account) -> bool:
         """Catch up with what other processes wrote; whether anything changed."""

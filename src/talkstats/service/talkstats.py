@@ -317,10 +317,33 @@ class Talkstats:
         """The accounts whose projections are being built right now."""
         return self.runtimes.loading()
 
-    def behind(self, account: Account) -> bool:
-        """Whether another process wrote events or reference data this one lacks."""
+    def behind(self, account: Account, head: int | None = None) -> bool:
+        """Whether another process wrote events or reference data this one lacks
+        (``head``: the account's log head, if read already)."""
         with self._counting_store_errors("follow"):
-            return self.runtimes.behind(account)
+            return self.runtimes.behind(account, head)
+
+    def log_heads(self) -> dict[int, int]:
+        """account id -> the head of its log, every account in one store query."""
+        with self._counting_store_errors("follow"):
+            return self.store.log_heads()
+
+    def change_mark(self) -> int | None:
+        """Moves when anything was committed to the store (None: the store cannot tell)."""
+        with self._counting_store_errors("follow"):
+            return self.store.change_mark()
+
+    def watch(self, wake: Callable[[int], None]) -> Callable[[], None]:
+        """Have ``wake(account_id)`` called when any process appends; returns the stop."""
+        return self.store.watch(wake)
+
+    def lag(self) -> dict[str, int]:
+        """subdomain -> events the account's loaded projection has not folded yet (only
+        accounts behind): how far this process trails the log."""
+        with self._counting_store_errors("follow"):
+            behind = self.runtimes.lag(self.store.log_heads())
+        names = {a.id: a.subdomain for a in self._accounts.values()}
+        return {names.get(i, str(i)): n for i, n in sorted(behind.items())}
 
     def follow(self, account: Account) -> bool:
         """Fold what other processes wrote into the account's projection."""

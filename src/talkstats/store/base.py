@@ -7,6 +7,7 @@ never see driver rows or driver exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -285,6 +286,26 @@ class Store(Protocol):
 
     def log_head(self, account_id: int) -> int:
         """The highest seq of the account's log; 0 when empty."""
+        ...
+
+    def log_heads(self) -> dict[int, int]:
+        """account id -> log_head, for every account (0 for an empty log), in one query."""
+        ...
+
+    def change_mark(self) -> int | None:
+        """A number that differs from the previous call's whenever anything was committed
+        to the store in between, by this process or another; None if the store cannot
+        tell cheaply (callers then look at everything they follow)."""
+        ...
+
+    def watch(self, wake: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``wake(account_id)`` (from another thread) soon after any process appends
+        to an account's log; return a function that stops watching.
+
+        Best effort: a notification may be lost (a dropped connection), so callers keep
+        polling as the fallback. A store that cannot notify returns a no-op. This
+        process's own appends may be announced too.
+        """
         ...
 
     def count_events(self, account_id: int, after_seq: int) -> int:

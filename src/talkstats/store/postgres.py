@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -50,6 +50,7 @@ from talkstats.store.base import (
     User,
 )
 from talkstats.store.migrations import LATEST, SchemaError, SchemaState, upgrade
+from talkstats.store.pglisten import CHANNEL, Listener
 from talkstats.store.pgserver import MIGRATION_LOCK, Server, configure, database_identity, message
 
 POOL_TIMEOUT_S: Final = 5.0
@@ -63,6 +64,7 @@ _LOCK_ACCOUNT: Final = (
     "SELECT to_regclass('schema_version')::oid FROM accounts WHERE id = %s FOR NO KEY UPDATE"
 )
 _HEAD: Final = "SELECT max(seq) FROM events WHERE account_id = %s"
+_NOTIFY: Final = f"SELECT pg_notify('{CHANNEL}', %s)"
 _NEW_ID_WHAT: Final = {"users": "user", "agent_groups": "group", "phone_numbers": "phone number"}
 
 
@@ -627,6 +629,8 @@ class PostgresStore(Store):
                 row = conn.execute(_HEAD, (account_id,)).fetchone()
                 assert row is not None
                 seq = int(row[0])
+                # delivered at COMMIT, to every process that LISTENs (pglisten.py)
+                conn.execute(_NOTIFY, (str(account_id),))
         except Conflict as exc:
             raise self._event_conflict(account_id, events) from exc
         return seq
@@ -672,6 +676,23 @@ class PostgresStore(Store):
         """The highest seq of the account's log; 0 when empty."""
         row = self._one(_HEAD, (account_id,))
         return int(row[0] or 0)
+
+    def log_heads(self) -> dict[int, int]:
+        """account id -> log_head, for every account, in one query (one index probe each)."""
+        rows = self._all(
+            "SELECT id, (SELECT max(seq) FROM events WHERE account_id = accounts.id)"
+            " FROM accounts ORDER BY id",
+            (),
+        )
+        return {int(account): int(head or 0) for account, head in rows}
+
+    def change_mark(self) -> int | None:
+        """None: PostgreSQL has no cheap global change counter; appends NOTIFY instead."""
+        return None
+
+    def watch(self, wake: Callable[[int], None]) -> Callable[[], None]:
+        """LISTEN on a connection of its own, in a thread; the stop function joins it."""
+        return Listener(self._server.conninfo, wake, self.where).start().stop
 
     def count_events(self, account_id: int, after_seq: int) -> int:
         """How many entries of the account's log have seq > after_seq."""

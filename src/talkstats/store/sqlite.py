@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -46,6 +46,7 @@ from talkstats.store.base import (
 )
 from talkstats.store.migrations import LATEST, SchemaState, upgrade
 from talkstats.store.migrations.runner import read_version
+from talkstats.store.sqlitewatch import Watcher
 
 BUSY_TIMEOUT_S: Final = 5.0
 # Ids per `IN (...)` query in find_events: below SQLite's historic limit of 999
@@ -647,6 +648,31 @@ class SQLiteStore(Store):
         row = self._one(_HEAD, (account_id,))
         return int(row[0] or 0)
 
+    def log_heads(self) -> dict[int, int]:
+        """account id -> log_head, for every account, in one query (one index probe each)."""
+        rows = self._all(
+            "SELECT id, (SELECT max(seq) FROM events WHERE account_id = accounts.id)"
+            " FROM accounts ORDER BY id",
+            (),
+        )
+        return {int(account): int(head or 0) for account, head in rows}
+
+    def change_mark(self) -> int | None:
+        """SQLite's data_version on the reader connection: it moves when any other
+        connection (this process's writer, or another process) commits. Reading it looks
+        at the shared-memory WAL index, not the database pages: nearly free."""
+        if self._memory:
+            return None  # one connection: its own commits do not move its data_version
+        row = self._one("PRAGMA data_version", ())
+        return int(row[0])
+
+    def watch(self, wake: Callable[[int], None]) -> Callable[[], None]:
+        """A thread that watches the file's change counter (sqlitewatch.py); a no-op
+        for ":memory:", which no other connection can write."""
+        if self._memory:
+            return _no_op
+        return Watcher(self.path, wake).start().stop
+
     def count_events(self, account_id: int, after_seq: int) -> int:
         """How many entries of the account's log have seq > after_seq."""
         row = self._one(
@@ -807,6 +833,10 @@ class SQLiteStore(Store):
                     c.close()
                 except sqlite3.Error as exc:
                     raise StoreError(f"{self.path!r}: {exc}") from exc
+
+
+def _no_op() -> None:
+    return None
 
 
 def read_schema_version(path: str) -> int:

@@ -55,6 +55,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Answer 404 when the Host header names an account that does not exist, instead "
         "of serving the default account (bare hosts still get the default account).",
     ),
+    Setting(
+        "forwarded_allow_ips",
+        "127.0.0.1",
+        "Reverse proxies whose X-Forwarded-Proto and X-Forwarded-For headers are trusted: "
+        "comma-separated addresses or networks, or * for any (only behind a proxy that "
+        "sets both headers on every request).",
+    ),
     Setting("max_request_bytes", 32 * 1024 * 1024, "Largest request body accepted (413 above)."),
     Setting("max_batch_events", 10_000, "Most events accepted in one ingestion request."),
     Setting(
@@ -143,6 +150,7 @@ class Settings:
     rate_limit_queue_activity: int = 2_500
     rate_limit_window_seconds: int = 300
     rate_limit_incremental_exports: int = 10
+    forwarded_allow_ips: str = "127.0.0.1"
     redis_url: str | None = None
     redis_key_prefix: str = "talkstats:ratelimit:"
     snapshot_every_events: int = 200_000

@@ -163,7 +163,8 @@ def test_two_workers_share_the_log_restart_and_stop(database: str, tmp_path: Pat
         assert server.stop() == 0, server.stderr()
         stderr = server.stderr()
         assert f"(pid {first.pid}) exited with signal SIGKILL; restarting it" in stderr
-        assert stderr.count("stopped; projections snapshotted") == 3  # 2 workers + parent
+        assert stderr.count("stopped; projections snapshotted") == 2  # each worker
+        assert "talkstats stopped" in stderr  # and the supervisor
         assert not alive(second.pid) and not alive(restarted.pid)
 
         # and a single process on the same log counts every call once

@@ -248,6 +248,22 @@ def test_a_failed_snapshot_never_fails_the_batch_and_is_retried(
     assert_truth(world, accepted(first) | accepted(second) | accepted(third))
 
 
+def test_close_says_whether_every_snapshot_was_saved(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = world.service
+    assert service.ingest(world.account, world.events[:20]).accepted == 20
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise StoreError("database or disk is full")
+
+    monkeypatch.setattr(service.store, "save_snapshot", full_disk)
+    assert service.snapshot_all() is False
+    monkeypatch.undo()
+    assert service.snapshot_all() is True
+    assert service.snapshot_all() is True  # nothing changed: nothing to save
+
+
 def test_a_phantom_never_reaches_the_snapshot(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -123,13 +123,24 @@ def serve(
         # wrong --database fails here, once, instead of in every worker.
         service.close()
         code = run_workers(settings)
-        click.echo("talkstats stopped; projections snapshotted", err=True)
+        click.echo("talkstats stopped", err=True)
         sys.exit(code)
+    saved = False
     try:
         run_server(service, settings)
     finally:
-        service.close()
-    click.echo("talkstats stopped; projections snapshotted", err=True)
+        saved = service.close()
+    click.echo(stopped_message(saved), err=True)
+
+
+def stopped_message(saved: bool, who: str = "talkstats") -> str:
+    """The last line of a server: whether its projections were snapshotted."""
+    if saved:
+        return f"{who} stopped; projections snapshotted"
+    return (
+        f"{who} stopped; some projections could not be snapshotted (see the log above): "
+        "the next start replays their log instead"
+    )
 
 
 def configure_logging(settings: Settings, *, worker: int | None = None) -> None:
@@ -200,6 +211,7 @@ def serve_socket(
         log_level=settings.log_level,
         lifespan="on",
         workers=1,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         server_header=False,
     )

@@ -188,17 +188,18 @@ def worker_main(settings: Settings, sock: socket.socket, index: int) -> None:
     early: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: early.append(signum))
     from talkstats.cli.root import compose
-    from talkstats.cli.serve import configure_logging, serve_socket
+    from talkstats.cli.serve import configure_logging, serve_socket, stopped_message
 
     configure_logging(settings, worker=index)
     _stop_when_orphaned(os.getppid())
     service = compose(settings)
+    saved = False
     try:
         if not early:
             serve_socket(service, settings, sock, stop_requested=early)
     finally:
-        service.close()
-    print(f"talkstats worker {index} stopped; projections snapshotted", file=sys.stderr)
+        saved = service.close()
+    print(stopped_message(saved, f"talkstats worker {index}"), file=sys.stderr)
 
 
 def _stop_when_orphaned(parent: int) -> None:

@@ -375,20 +375,30 @@ class Talkstats:
         taken = self.runtimes.take_snapshot(account)
         return taken is not None and self.save_snapshot(account, taken)
 
-    def snapshot_all(self) -> None:
+    def snapshot_all(self) -> bool:
+        """Snapshot every changed projection; whether every one was saved."""
+        saved = True
         for account in self.store.list_accounts():
-            self.snapshot(account)
+            taken = self.runtimes.take_snapshot(account)
+            if taken is not None and not self.save_snapshot(account, taken):
+                saved = False
+        return saved
 
-    def close(self) -> None:
-        """Snapshot every loaded projection (best effort), then close the store."""
+    def close(self) -> bool:
+        """Snapshot every loaded projection (best effort), then close the store.
+
+        Whether every snapshot was saved (a lost one only costs a longer replay).
+        """
+        saved = False
         try:
-            self.snapshot_all()
-        except StoreError as exc:  # a lost snapshot only costs a longer replay
+            saved = self.snapshot_all()
+        except StoreError as exc:
             log.warning("could not snapshot on close: %s", exc)
         finally:
             self.store.close()
             if self._redis is not None:
                 self._redis.close()
+        return saved
 
     async def aclose_event_loop_clients(self) -> None:
         """Close what the running event loop holds open (the server's lifespan ends)."""

@@ -212,17 +212,29 @@ class Talkstats:
         return sorted(self._accounts.values(), key=lambda a: a.id)
 
     def account(self, subdomain: str) -> Account | None:
-        """The account with this subdomain (cached; the store is asked at most once a second)."""
+        """The account with this subdomain (cached; the store is asked at most once a second).
+
+        StoreError when the account is not cached and the store cannot say; an account
+        already known keeps being found while the store is down.
+        """
         found = self._accounts.get(subdomain)
         if found is None and self.monotonic() - self._accounts_loaded_at > _ACCOUNT_REFRESH_SECONDS:
-            self.refresh_accounts()
+            try:
+                self.refresh_accounts()
+            except StoreError:
+                # asked again in a second, not by every request while the store is down
+                self._accounts_loaded_at = self.monotonic()
+                raise
             found = self._accounts.get(subdomain)
         return found
 
     def default_account(self) -> Account | None:
         if self.settings.default_account:
             return self.account(self.settings.default_account.lower())
-        self.account("")  # refresh the cache if it is stale
+        try:
+            self.account("")  # refresh the cache if it is stale
+        except StoreError as exc:  # the store is down: the accounts known so far still answer
+            log.warning("the list of accounts could not be refreshed: %s", exc)
         if len(self._accounts) == 1:
             return next(iter(self._accounts.values()))
         return None

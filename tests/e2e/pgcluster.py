@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.servers import POSTGRES_VAR, _CONFIGURED, _unavailable
+from tests.servers import _CONFIGURED, POSTGRES_VAR, _unavailable
 
 TIMEOUT_S = 60
 
@@ -73,7 +73,9 @@ class Cluster:
             runuser = shutil.which("runuser")
             if runuser is None:
                 _unavailable(
-                    POSTGRES_VAR, configured, "running as root without runuser(1) to drop to postgres"
+                    POSTGRES_VAR,
+                    configured,
+                    "running as root without runuser(1) to drop to postgres",
                 )
             self.prefix = [runuser, "-u", "postgres", "--"]
         # not under pytest's tmp_path: that is private to the user running the tests

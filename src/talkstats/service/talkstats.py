@@ -270,6 +270,11 @@ class Talkstats:
         runtime = self.runtimes.get(account.id)
         return None if runtime is None else runtime.projection
 
+    def ever_loaded(self, account: Account) -> bool:
+        """Whether the account's projection was loaded once (it may be rebuilding now:
+        after another process appended during a batch, say)."""
+        return self.runtimes.ever_loaded(account.id)
+
     def require_loaded(self, account: Account) -> AccountProjection:
         """The loaded projection, or Loading (with how far the load has come)."""
         runtime = self.runtimes.get(account.id)

@@ -28,6 +28,7 @@ STATS = "/api/v2/channels/voice/stats"
 UNLIMITED = {"TALKSTATS_RATE_LIMIT_TALK": "0", "TALKSTATS_RATE_LIMIT_QUEUE_ACTIVITY": "0"}
 CONVERGE_S = 30.0  # deadline for processes to agree (they follow the log every 0.5 s)
 POLL_S = 0.1
+CALLS_PER_BATCH = 4
 
 Event = dict[str, Any]
 
@@ -120,6 +121,44 @@ class Clock:
     def tick(self) -> str:
         self.now += timedelta(milliseconds=250)
         return self.now.astimezone(ZoneInfo("UTC")).isoformat()
+
+
+def complete_calls(
+    agents: list[int], number: int, clock: Clock, prefix: str, batches: int
+) -> list[list[Event]]:
+    """Batches of whole calls (started, queued, answered, ended, wrapped up)."""
+    out = []
+    for b in range(batches):
+        batch: list[Event] = []
+
+        def add(event_id: str, b: int = b, batch: list[Event] = batch, **fields: Any) -> None:
+            batch.append({"id": f"{prefix}{b}-{event_id}", "time": clock.tick(), **fields})
+
+        for c in range(CALLS_PER_BATCH):
+            call, agent = f"{prefix}{b}-c{c}", agents[c % len(agents)]
+            add(
+                f"c{c}-s",
+                type="call.started",
+                call_id=call,
+                direction="inbound",
+                phone_number_id=number,
+            )
+            add(f"c{c}-q", type="call.queued", call_id=call)
+            add(f"c{c}-a", type="call.answered", call_id=call, agent_id=agent)
+            add(f"c{c}-e", type="call.ended", call_id=call)
+            add(f"c{c}-w", type="call.wrap_up_ended", call_id=call, agent_id=agent)
+        out.append(batch)
+    for agent in agents:
+        out[-1].append(
+            {
+                "id": f"{prefix}off-{agent}",
+                "time": clock.tick(),
+                "type": "agent.state_changed",
+                "agent_id": agent,
+                "state": "offline",
+            }
+        )
+    return out
 
 
 def paths(ref: Reference, day: str) -> list[str]:

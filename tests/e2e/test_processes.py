@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from tests.e2e import fleet
-from tests.e2e.fleet import Clock, Event, Reference
+from tests.e2e.fleet import CALLS_PER_BATCH, Clock, Event, Reference, complete_calls
 from tests.e2e.harness import Server
 
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra: pip install -e '.[test]'")
@@ -34,7 +34,6 @@ ROUNDS = 5
 AGENTS_PER_LANE = 3
 NOISE_AGENTS = 2
 NOISE_BATCHES = 30
-CALLS_PER_BATCH = 4
 
 
 @pytest.fixture
@@ -212,44 +211,6 @@ class Lane(threading.Thread):
                 f"{answered}-wrap", type="call.wrap_up_ended", call_id=answered, agent_id=a3
             ),
         )
-
-
-def complete_calls(
-    agents: list[int], number: int, clock: Clock, prefix: str, batches: int
-) -> list[list[Event]]:
-    """Batches of whole calls (started, queued, answered, ended, wrapped up)."""
-    out = []
-    for b in range(batches):
-        batch: list[Event] = []
-
-        def add(event_id: str, b: int = b, batch: list[Event] = batch, **fields: Any) -> None:
-            batch.append({"id": f"{prefix}{b}-{event_id}", "time": clock.tick(), **fields})
-
-        for c in range(CALLS_PER_BATCH):
-            call, agent = f"{prefix}{b}-c{c}", agents[c % len(agents)]
-            add(
-                f"c{c}-s",
-                type="call.started",
-                call_id=call,
-                direction="inbound",
-                phone_number_id=number,
-            )
-            add(f"c{c}-q", type="call.queued", call_id=call)
-            add(f"c{c}-a", type="call.answered", call_id=call, agent_id=agent)
-            add(f"c{c}-e", type="call.ended", call_id=call)
-            add(f"c{c}-w", type="call.wrap_up_ended", call_id=call, agent_id=agent)
-        out.append(batch)
-    for agent in agents:
-        out[-1].append(
-            {
-                "id": f"{prefix}off-{agent}",
-                "time": clock.tick(),
-                "type": "agent.state_changed",
-                "agent_id": agent,
-                "state": "offline",
-            }
-        )
-    return out
 
 
 class Streamer(threading.Thread):

@@ -147,6 +147,7 @@ class Talkstats:
         self._accounts: dict[str, Account] = {}
         self._followers: dict[int, exports.RecordsFollower] = {}  # record tables (exports)
         self._accounts_loaded_at = float("-inf")
+        self._accounts_error: StoreError | None = None  # the last refresh failed
         self._store_lost_logged = False
 
     def _redis_backend(self, url: str) -> FailOpen:
@@ -205,6 +206,7 @@ class Talkstats:
                 self.runtimes.drop(account.id)
         self._accounts = {a.subdomain: a for a in accounts}
         self._accounts_loaded_at = self.monotonic()
+        self._accounts_error = None
         return accounts
 
     def known_accounts(self) -> list[Account]:
@@ -221,11 +223,14 @@ class Talkstats:
         if found is None and self.monotonic() - self._accounts_loaded_at > _ACCOUNT_REFRESH_SECONDS:
             try:
                 self.refresh_accounts()
-            except StoreError:
+            except StoreError as exc:
                 # asked again in a second, not by every request while the store is down
                 self._accounts_loaded_at = self.monotonic()
+                self._accounts_error = exc
                 raise
             found = self._accounts.get(subdomain)
+        elif found is None and self._accounts_error is not None:
+            raise self._accounts_error  # unknown while the store cannot be asked
         return found
 
     def default_account(self) -> Account | None:

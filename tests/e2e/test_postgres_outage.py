@@ -1,6 +1,6 @@
 """PostgreSQL stopped under a server that is ingesting, then started again.
 
-The test makes a PostgreSQL cluster of its own (tests/e2e/pgcluster.py), so the
+The test makes a PostgreSQL cluster of its own (tests/pgcluster.py), so the
 shared server is never stopped. A client streams batches and sends each one again
 after a 503, as a client must. While PostgreSQL is down, every write answers 503 with
 Retry-After (never a 500, never a hang: each request is bounded by a timeout), /readyz
@@ -22,7 +22,7 @@ from tests.e2e import fleet
 from tests.e2e.conftest import ADMIN
 from tests.e2e.fleet import CALLS_PER_BATCH, Clock, Event, Reference, complete_calls
 from tests.e2e.harness import Server, talkstats
-from tests.e2e.pgcluster import Cluster
+from tests.pgcluster import Cluster
 
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra: pip install -e '.[test]'")
 

@@ -147,6 +147,7 @@ class PostgresStore(Store):
         self._lost: str | None = None
         self._timeout = timeout
         self._reachable = True  # False from a failed connection until one succeeds
+        self._connect_errors = 0  # the pool's count of failed connects, last seen
         self.schema, self._identity = self._open(create=create, migrate=migrate)
         self._pool = ConnectionPool(
             self._server.conninfo,
@@ -244,8 +245,10 @@ class PostgresStore(Store):
                         self._reachable = False
                     raise
         except PoolTimeout as exc:
-            if self._pool.get_stats().get("connections_errors", 0):
+            errors = self._pool.get_stats().get("connections_errors", 0)
+            if errors > self._connect_errors:
                 self._reachable = False  # not only busy: connecting has been failing
+            self._connect_errors = errors
             raise StoreError(f"{self.where}: {message(exc)}") from exc
         except pg_errors.UniqueViolation as exc:
             # Our code checks uniqueness first and names the collision; this is the

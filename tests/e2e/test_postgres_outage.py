@@ -4,7 +4,7 @@ The test makes a PostgreSQL cluster of its own (tests/pgcluster.py), so the
 shared server is never stopped. A client streams batches and sends each one again
 after a 503, as a client must. While PostgreSQL is down, every write answers 503 with
 Retry-After (never a 500, never a hang: each request is bounded by a timeout), /readyz
-answers 503 and /healthz 200, and statistics are still read from memory. When it is
+answers 503 and /healthz 200, and statistics reads answer 200 or 503. When it is
 back, the server recovers by itself, and every event any response called accepted is
 in the log and counted in the statistics.
 """
@@ -133,7 +133,10 @@ def test_postgresql_stopped_during_ingestion(cluster: Cluster, tmp_path: Path, m
         assert requests.get(f"{server.url}/healthz", timeout=REQUEST_TIMEOUT_S).status_code == 200
         overview = f"{fleet.STATS}/account_overview?date={clock.day}"
         read = requests.get(f"{server.url}{overview}", auth=ADMIN, timeout=REQUEST_TIMEOUT_S)
-        assert read.status_code == 200, read.text  # reads come from memory
+        # from memory; or 503 if a failed append dropped the projection (it may hold
+        # events the log does not), which is rebuilt when PostgreSQL is back
+        assert read.status_code in (200, 503), read.text
+        assert read.status_code == 200 or "retry-after" in read.headers
         acknowledged_while_down = client.acknowledged
 
         cluster.start()

@@ -117,6 +117,10 @@ class Upkeep:
         try:
             async with self._slots:
                 await run_in_threadpool(self.service.load, account)
+        except StoreError as exc:  # an outage: one line, not a traceback
+            log.warning(
+                "loading account %s failed; it will be tried again: %s", account.subdomain, exc
+            )
         except Exception:
             log.exception("loading account %s failed; it will be tried again", account.subdomain)
         finally:

@@ -13,9 +13,11 @@ TALKSTATS_TEST_POSTGRES_URL, and fails instead when that variable is set (CI).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -39,9 +41,23 @@ def _binaries() -> Path | None:
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the kernel's ephemeral range.
+
+    The cluster is stopped and started on the same port; a port from the ephemeral
+    range could meanwhile become the local end of some client connection (ours
+    included), and the restart would fail to bind it.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for port in random.sample(range(max(1024, low - 8000), low), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port below the ephemeral range for a private PostgreSQL")
 
 
 class Cluster:

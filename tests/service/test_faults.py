@@ -285,3 +285,33 @@ def test_a_phantom_never_reaches_the_snapshot(
     call_id = next(e["call_id"] for e in world.events if e["id"] == target)
     assert call_id not in projection.calls and call_id not in projection.finished_calls
     assert_truth(world, accepted(outcome))
+
+
+def test_known_accounts_keep_resolving_while_the_store_is_down(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's account comes from the cache while the store is unreachable; an
+    account the cache does not hold is a StoreError (a 503), never a 404 or a 500,
+    and the store is asked at most once a second meanwhile."""
+    service, store = world.service, world.service.store
+    asked = 0
+
+    def down() -> list[Any]:
+        nonlocal asked
+        asked += 1
+        raise StoreError("the server went away")
+
+    monkeypatch.setattr(store, "list_accounts", down)
+    world.clock.mono += 5  # the cache is stale: the next lookup asks the store
+    assert service.resolve_account("127.0.0.1") == world.account  # the default account
+    assert service.resolve_account("acme.stats.example") == world.account
+    with pytest.raises(StoreError):
+        service.account("other")
+    assert asked == 1
+    world.clock.mono += 5
+    with pytest.raises(StoreError):
+        service.account("other")
+    assert asked == 2
+    monkeypatch.undo()
+    world.clock.mono += 5
+    assert service.account("other") is None  # the store answers again: no such account

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -280,3 +281,48 @@ def test_a_missing_database_is_created_only_when_asked(postgres_server: str) -> 
     finally:
         with psycopg.connect(postgres_server, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_stopped_server_fails_fast_and_is_found_again_when_back() -> None:
+    """PostgreSQL stopped (a private cluster, tests/pgcluster.py): calls raise StoreError,
+    and once a connection has failed they wait the short pool timeout, not the full one;
+    when the server is back the pool reconnects on its own."""
+    from talkstats.store import postgres
+    from tests.pgcluster import Cluster
+
+    cluster = Cluster()
+    try:
+        cluster.start()
+        store = PostgresStore(cluster.url, create=True)
+        acme = store.create_account("acme", "UTC", "team")
+        store.append_events(acme.id, events("before"))
+        waits: list[float | None] = []
+        connection = store._pool.connection
+
+        def spy(timeout: float | None = None) -> Any:
+            waits.append(timeout)
+            return connection(timeout=timeout)
+
+        store._pool.connection = spy  # type: ignore[method-assign]
+        cluster.stop()
+        for _ in range(3):
+            with pytest.raises(StoreError):
+                store.append_events(acme.id, events("during"))
+        assert waits[0] == postgres.POOL_TIMEOUT_S  # the outage is not known yet
+        assert waits[-1] == postgres.UNREACHABLE_TIMEOUT_S
+        cluster.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                head = store.append_events(acme.id, events("after"))
+                break
+            except StoreError:
+                assert time.monotonic() < deadline, "the store never found the server again"
+                time.sleep(0.05)
+        assert store.log_head(acme.id) == head
+        assert set(store.find_events(acme.id, ["before", "after"])) == {"before", "after"}
+        store.append_events(acme.id, events("later"))
+        assert waits[-1] == postgres.POOL_TIMEOUT_S  # reachable again: the full wait
+        store.close()
+    finally:
+        cluster.remove()

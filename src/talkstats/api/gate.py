@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..access.ratelimit import CURRENT_QUEUE_ACTIVITY, INCREMENTAL_EXPORTS, TALK, UNLIMITED
 from ..service import Talkstats
+from ..store.base import StoreError
 from .auth import ACCOUNT
 from .errors import (
     InvalidValue,
@@ -29,6 +30,7 @@ from .errors import (
     RecordNotFound,
     TooManyRequests,
     internal_error_response,
+    to_api_error,
 )
 from .params import ORIGINAL_PATH
 
@@ -123,6 +125,11 @@ class GateMiddleware:
                 await self._too_large().response()(scope, receive, send_with_headers)
                 return
             await self.app(scope, self._limited(receive), send_with_headers)
+        except StoreError as exc:  # the store is down while the account is looked up
+            if not started:
+                unavailable = to_api_error(exc)
+                assert unavailable is not None
+                await unavailable.response()(scope, receive, send_with_headers)
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if not started:

@@ -85,7 +85,10 @@ def router(ctx: ApiContext) -> APIRouter:
             )
         objs = [item for item in items if not isinstance(item, _BadLine)]
         account = caller.account
-        ctx.projection(account)  # 503 while the account's statistics are loading
+        if not service.ever_loaded(account):
+            # 503 while the statistics load the first time; a rebuild (another process
+            # appended during a batch) is waited for under the account's lock instead
+            ctx.projection(account)
         outcome = (
             await ctx.write(account, service.ingest, account, objs)
             if objs

@@ -34,7 +34,7 @@ from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
 
-from ..store.base import Account
+from ..store.base import Account, StoreError
 from .context import ApiContext
 
 log = logging.getLogger("talkstats.api")
@@ -117,6 +117,10 @@ class Upkeep:
         try:
             async with self._slots:
                 await run_in_threadpool(self.service.load, account)
+        except StoreError as exc:  # an outage: one line, not a traceback
+            log.warning(
+                "loading account %s failed; it will be tried again: %s", account.subdomain, exc
+            )
         except Exception:
             log.exception("loading account %s failed; it will be tried again", account.subdomain)
         finally:
@@ -135,6 +139,8 @@ class Upkeep:
         while not self._stop.is_set():
             try:
                 await self.tick()
+            except StoreError as exc:  # an outage: one line a round, not a traceback
+                log.warning("upkeep round failed: the store cannot be used: %s", exc)
             except Exception:
                 log.exception("upkeep round failed")
             next_round = loop.time() + self.interval

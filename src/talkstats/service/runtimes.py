@@ -126,12 +126,17 @@ class Runtimes:
         self.settings = settings
         self.monotonic = monotonic
         self._loaded: dict[int, Runtime] = {}
+        self._ever_loaded: set[int] = set()  # loaded once, even if dropped since
         self._loading: dict[int, LoadProgress] = {}
 
     # --- which are loaded -----------------------------------------------------------
 
     def get(self, account_id: int) -> Runtime | None:
         return self._loaded.get(account_id)
+
+    def ever_loaded(self, account_id: int) -> bool:
+        """Whether the account was loaded before (a drop since then means a rebuild)."""
+        return account_id in self._ever_loaded
 
     def loading(self) -> list[LoadProgress]:
         return list(self._loading.values())
@@ -149,6 +154,7 @@ class Runtimes:
         runtime.reference = self.store.reference_version(account.id)
         runtime.snapshot_at = self.monotonic()
         self._loaded[account.id] = runtime
+        self._ever_loaded.add(account.id)
         return runtime
 
     # --- loading --------------------------------------------------------------------
@@ -167,6 +173,7 @@ class Runtimes:
         runtime.snapshot_at = self.monotonic()
         runtime.load_seconds = runtime.snapshot_at - began
         self._loaded[account.id] = runtime
+        self._ever_loaded.add(account.id)
         return runtime
 
     def _build(self, account: Account, progress: LoadProgress) -> Runtime:

@@ -147,6 +147,7 @@ class Talkstats:
         self._accounts: dict[str, Account] = {}
         self._followers: dict[int, exports.RecordsFollower] = {}  # record tables (exports)
         self._accounts_loaded_at = float("-inf")
+        self._accounts_error: StoreError | None = None  # the last refresh failed
         self._store_lost_logged = False
 
     def _redis_backend(self, url: str) -> FailOpen:
@@ -205,6 +206,7 @@ class Talkstats:
                 self.runtimes.drop(account.id)
         self._accounts = {a.subdomain: a for a in accounts}
         self._accounts_loaded_at = self.monotonic()
+        self._accounts_error = None
         return accounts
 
     def known_accounts(self) -> list[Account]:
@@ -212,17 +214,32 @@ class Talkstats:
         return sorted(self._accounts.values(), key=lambda a: a.id)
 
     def account(self, subdomain: str) -> Account | None:
-        """The account with this subdomain (cached; the store is asked at most once a second)."""
+        """The account with this subdomain (cached; the store is asked at most once a second).
+
+        StoreError when the account is not cached and the store cannot say; an account
+        already known keeps being found while the store is down.
+        """
         found = self._accounts.get(subdomain)
         if found is None and self.monotonic() - self._accounts_loaded_at > _ACCOUNT_REFRESH_SECONDS:
-            self.refresh_accounts()
+            try:
+                self.refresh_accounts()
+            except StoreError as exc:
+                # asked again in a second, not by every request while the store is down
+                self._accounts_loaded_at = self.monotonic()
+                self._accounts_error = exc
+                raise
             found = self._accounts.get(subdomain)
+        elif found is None and self._accounts_error is not None:
+            raise self._accounts_error  # unknown while the store cannot be asked
         return found
 
     def default_account(self) -> Account | None:
         if self.settings.default_account:
             return self.account(self.settings.default_account.lower())
-        self.account("")  # refresh the cache if it is stale
+        try:
+            self.account("")  # refresh the cache if it is stale
+        except StoreError as exc:  # the store is down: the accounts known so far still answer
+            log.warning("the list of accounts could not be refreshed: %s", exc)
         if len(self._accounts) == 1:
             return next(iter(self._accounts.values()))
         return None
@@ -257,6 +274,11 @@ class Talkstats:
         """The account's projection if it is loaded; never touches the store."""
         runtime = self.runtimes.get(account.id)
         return None if runtime is None else runtime.projection
+
+    def ever_loaded(self, account: Account) -> bool:
+        """Whether the account's projection was loaded once (it may be rebuilding now:
+        after another process appended during a batch, say)."""
+        return self.runtimes.ever_loaded(account.id)
 
     def require_loaded(self, account: Account) -> AccountProjection:
         """The loaded projection, or Loading (with how far the load has come)."""

@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from talkstats.store.base import (
     MAX_RECORD_ID,
@@ -55,6 +55,13 @@ from talkstats.store.pgserver import MIGRATION_LOCK, Server, configure, database
 
 POOL_TIMEOUT_S: Final = 5.0
 POOL_MAX: Final = 8
+# While the server is unreachable, a caller waits this long for a pooled connection
+# instead of POOL_TIMEOUT_S: the pool keeps reconnecting in the background, and a
+# request answers 503 at once rather than after seconds (some wait on the event loop).
+UNREACHABLE_TIMEOUT_S: Final = 0.2
+# A pool slot that could not reconnect for this long starts again without backoff at
+# the next request, so a server back after a long outage is found within seconds.
+RECONNECT_TIMEOUT_S: Final = 5.0
 
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
@@ -138,6 +145,9 @@ class PostgresStore(Store):
         self.where = self._server.where
         self._closed = threading.Event()
         self._lost: str | None = None
+        self._timeout = timeout
+        self._reachable = True  # False from a failed connection until one succeeds
+        self._connect_errors = 0  # the pool's count of failed connects, last seen
         self.schema, self._identity = self._open(create=create, migrate=migrate)
         self._pool = ConnectionPool(
             self._server.conninfo,
@@ -145,6 +155,7 @@ class PostgresStore(Store):
             min_size=1,
             max_size=pool_max,
             timeout=timeout,
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             configure=self._configure_pooled,
             name="talkstats",
             open=False,
@@ -176,6 +187,7 @@ class PostgresStore(Store):
     def _configure_pooled(self, conn: psycopg.Connection[Any]) -> None:
         """A new pooled connection: durable commits, and still the database we opened."""
         configure(conn)
+        self._reachable = True
         if self._lost is None and database_identity(conn) != self._identity:
             self._lost = f"the database {self.where!r} was dropped or replaced while in use"
 
@@ -216,15 +228,28 @@ class PostgresStore(Store):
         """A pooled connection, in a transaction when writing; driver errors mapped."""
         if self._closed.is_set():
             raise StoreError(f"store {self.where!r} is closed")
+        wait = self._timeout if self._reachable else min(self._timeout, UNREACHABLE_TIMEOUT_S)
         try:
-            with self._pool.connection() as conn:
-                if write and self._lost is not None:
-                    raise StoreLost(self._lost)  # sticky, as SQLite's: reads still answer
-                if write:
-                    with conn.transaction():
+            with self._pool.connection(timeout=wait) as conn:
+                self._reachable = True
+                try:
+                    if write and self._lost is not None:
+                        raise StoreLost(self._lost)  # sticky, as SQLite's: reads still answer
+                    if write:
+                        with conn.transaction():
+                            yield conn
+                    else:
                         yield conn
-                else:
-                    yield conn
+                except psycopg.OperationalError:
+                    if conn.broken:  # the server went away under the connection
+                        self._reachable = False
+                    raise
+        except PoolTimeout as exc:
+            errors = self._pool.get_stats().get("connections_errors", 0)
+            if errors > self._connect_errors:
+                self._reachable = False  # not only busy: connecting has been failing
+            self._connect_errors = errors
+            raise StoreError(f"{self.where}: {message(exc)}") from exc
         except pg_errors.UniqueViolation as exc:
             # Our code checks uniqueness first and names the collision; this is the
             # backstop (a race with another process).

@@ -48,6 +48,17 @@ def events(*ids: str) -> list[tuple[str, str]]:
     return [(i, json.dumps({"id": i, "type": "agent.state_changed"})) for i in ids]
 
 
+# Run in a child process: take an account's write lock, say so, then block until killed.
+LOCK_THEN_WAIT = """
+import sys
+from talkstats.store import open_store
+url, account_id = sys.argv[1], int(sys.argv[2])
+store = open_store(url)
+with store.write_lock(account_id):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
 # Run in a child process: append a batch, report the seq, then block until killed.
 APPEND_THEN_WAIT = """
 import sys
@@ -733,6 +744,51 @@ class StoreContract:
         store.close()
         with pytest.raises(StoreError):
             store.list_accounts()
+
+    def test_the_write_lock_excludes_other_threads_per_account(
+        self, store: Store, acme: Account, other: Account
+    ) -> None:
+        taken = threading.Event()
+
+        def writer() -> None:
+            with store.write_lock(acme.id):
+                taken.set()
+
+        with store.write_lock(acme.id):
+            thread = threading.Thread(target=writer)
+            thread.start()
+            assert not taken.wait(0.3), "a second thread took a held lock"
+            with store.write_lock(other.id):  # another account is free meanwhile
+                pass
+        thread.join(timeout=30)
+        assert taken.is_set()
+        with store.write_lock(acme.id), store.write_lock(other.id):
+            pass  # released after use, whatever the order
+
+    def test_the_write_lock_excludes_other_processes_until_they_die(
+        self, store_url: str, reopen: Callable[[], Store]
+    ) -> None:
+        store = reopen()
+        account = store.create_account("acme", "UTC", "team")
+        argv = [sys.executable, "-c", LOCK_THEN_WAIT, store_url, str(account.id)]
+        taken = threading.Event()
+
+        def writer() -> None:
+            with store.write_lock(account.id):
+                taken.set()
+
+        with subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ) as child:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "held"
+            thread = threading.Thread(target=writer)
+            thread.start()
+            assert not taken.wait(0.5), "a lock another process holds was taken"
+            child.send_signal(signal.SIGKILL)  # its lock goes with it
+            child.wait()
+        thread.join(timeout=30)
+        assert taken.is_set()
 
     def test_acknowledged_append_survives_sigkill(
         self, store_url: str, reopen: Callable[[], Store]

@@ -152,6 +152,8 @@ class Upkeep:
                     woken, self._woken = self._woken, set()
                     try:
                         await self.follow_now(woken)
+                    except StoreError as exc:  # an outage: one line, not a traceback
+                        log.warning("catching up after a notification failed: %s", exc)
                     except Exception:
                         log.exception("catching up after a notification failed")
 

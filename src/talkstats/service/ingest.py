@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 import orjson
 
@@ -48,15 +49,28 @@ def _body(obj: object) -> str:
 def ingest(
     runtimes: Runtimes, account: Account, objs: Sequence[object], server_now: int
 ) -> BatchOutcome:
-    """Validate, append and acknowledge a batch; Unavailable if the store cannot be used."""
+    """Validate, append and acknowledge a batch; Unavailable if the store cannot be used.
+
+    The account's write lock (every process sees it) is held from catching up with the
+    log to the append's commit, so no other writer appends in between; the projection
+    is loaded before it is taken, so a long replay never holds up other processes.
+    """
     for _ in range(STALE_ATTEMPTS):
-        runtime = _writable(runtimes, account)
-        try:
-            return _Batch(runtimes, account, runtime, objs, server_now).run()
-        except _Stale:
-            log.info(
-                "the log of account %s moved during a batch; checking it again", account.subdomain
-            )
+        _writable(runtimes, account)  # loaded (maybe replayed) outside the lock
+        with ExitStack() as held:
+            try:
+                held.enter_context(runtimes.store.write_lock(account.id))
+            except StoreError as exc:
+                log.warning("account %s: no write lock: %s", account.subdomain, exc)
+                raise Unavailable("the event log is busy or unreachable; retry later") from exc
+            runtime = _writable(runtimes, account)  # caught up under the lock
+            try:
+                return _Batch(runtimes, account, runtime, objs, server_now).run()
+            except _Stale:  # a writer that ignores the lock (never ours): check again
+                log.info(
+                    "the log of account %s moved during a batch; checking it again",
+                    account.subdomain,
+                )
     raise Unavailable("the event log of this account kept changing during the batch; retry")
 
 

@@ -8,6 +8,7 @@ never see driver rows or driver exceptions.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -296,6 +297,16 @@ class Store(Protocol):
         """A number that differs from the previous call's whenever anything was committed
         to the store in between, by this process or another; None if the store cannot
         tell cheaply (callers then look at everything they follow)."""
+        ...
+
+    def write_lock(self, account_id: int) -> AbstractContextManager[None]:
+        """Hold the account's write lock, across threads and processes, for the block.
+
+        A writer takes it before it catches up with the log and validates, and keeps it
+        until its append commits: another writer of the account, in any process, waits
+        meanwhile instead of appending under it (the append's ``after_seq`` check stays
+        as the backstop). StoreError if it cannot be had within a few seconds.
+        """
         ...
 
     def watch(self, wake: Callable[[int], None]) -> Callable[[], None]:

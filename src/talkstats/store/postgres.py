@@ -30,6 +30,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from talkstats.store.accountlocks import LOCK_TIMEOUT_S, AccountLocks, busy
 from talkstats.store.base import (
     MAX_RECORD_ID,
     ROLES,
@@ -62,6 +63,10 @@ UNREACHABLE_TIMEOUT_S: Final = 0.2
 # A pool slot that could not reconnect for this long starts again without backoff at
 # the next request, so a server back after a long outage is found within seconds.
 RECONNECT_TIMEOUT_S: Final = 5.0
+# Writers holding an account's advisory lock: each holds a connection of their own
+# (apart from the main pool, which the append inside the lock needs).
+LOCK_POOL_MAX: Final = 16
+WRITE_LOCK_CLASS: Final = 0x74616C6B  # "talk": pg_advisory_lock(class, account id)
 
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
@@ -104,6 +109,14 @@ def _text(value: str, what: str) -> str:
 
 def _opt_text(value: str | None, what: str) -> str | None:
     return None if value is None else _text(value, what)
+
+
+def _unlock(conn: psycopg.Connection[Any], key: tuple[int, int]) -> None:
+    """Release an advisory lock; if that fails, end the session, which releases it."""
+    try:
+        conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+    except psycopg.Error:
+        conn.close()  # the pool discards a closed connection
 
 
 def _id_bytes(event_id: str) -> bytes:
@@ -161,6 +174,19 @@ class PostgresStore(Store):
             open=False,
         )
         self._pool.open(wait=False)
+        self._writers = AccountLocks()
+        self._lock_pool = ConnectionPool(
+            self._server.conninfo,
+            kwargs={"autocommit": True},
+            min_size=0,
+            max_size=LOCK_POOL_MAX,
+            timeout=timeout,
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
+            configure=self._configure_locking,
+            name="talkstats-locks",
+            open=False,
+        )
+        self._lock_pool.open(wait=False)
 
     # -- setup ---------------------------------------------------------------
 
@@ -190,6 +216,11 @@ class PostgresStore(Store):
         self._reachable = True
         if self._lost is None and database_identity(conn) != self._identity:
             self._lost = f"the database {self.where!r} was dropped or replaced while in use"
+
+    @staticmethod
+    def _configure_locking(conn: psycopg.Connection[Any]) -> None:
+        """A connection that waits for advisory locks, never for long."""
+        conn.execute(f"SET lock_timeout = '{int(LOCK_TIMEOUT_S * 1000)}ms'")
 
     def schema_version(self) -> int:
         """The schema version of the open database."""
@@ -615,6 +646,33 @@ class PostgresStore(Store):
 
     # -- event log -----------------------------------------------------------
 
+    @contextmanager
+    def write_lock(self, account_id: int) -> Iterator[None]:
+        """The account's write lock: this process's threads, then a session-level
+        advisory lock that every process on the database sees (and that PostgreSQL
+        releases by itself if the process or its connection dies)."""
+        if self._closed.is_set():
+            raise StoreError(f"store {self.where!r} is closed")
+        key = (WRITE_LOCK_CLASS, account_id % 2**31)
+        wait = self._timeout if self._reachable else min(self._timeout, UNREACHABLE_TIMEOUT_S)
+        with self._writers.hold(account_id):
+            try:
+                with self._lock_pool.connection(timeout=wait) as conn:
+                    try:
+                        conn.execute("SELECT pg_advisory_lock(%s, %s)", key)
+                    except pg_errors.LockNotAvailable as exc:
+                        raise busy(account_id, LOCK_TIMEOUT_S) from exc
+                    try:
+                        yield
+                    finally:
+                        _unlock(conn, key)
+            except PoolTimeout as exc:
+                raise StoreError(f"{self.where}: {message(exc)}") from exc
+            except psycopg.Error as exc:
+                if isinstance(exc, psycopg.OperationalError):
+                    self._reachable = False
+                raise StoreError(f"{self.where}: {message(exc)}") from exc
+
     def append_events(
         self, account_id: int, events: list[tuple[str, str]], *, after_seq: int | None = None
     ) -> int:
@@ -879,3 +937,4 @@ class PostgresStore(Store):
             return
         self._closed.set()
         self._pool.close()
+        self._lock_pool.close()

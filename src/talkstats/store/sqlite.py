@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from talkstats.store.accountlocks import AccountLocks, FileLocks
 from talkstats.store.base import (
     MAX_RECORD_ID,
     ROLES,
@@ -108,6 +109,9 @@ class SQLiteStore(Store):
         self._memory = self.path in (":memory:", "")
         self._lost: str | None = None
         self._identity: tuple[int, int] | None = None
+        self._writers = AccountLocks()
+        # other processes on the file: a byte per account of "<database>-lock"
+        self._file_locks = None if self._memory else FileLocks(f"{self.path}-lock")
         if not self._memory:
             self._require_file(create)
         conn = self._open()
@@ -569,6 +573,16 @@ class SQLiteStore(Store):
 
     # -- event log -----------------------------------------------------------
 
+    @contextmanager
+    def write_lock(self, account_id: int) -> Iterator[None]:
+        """The account's write lock: this process's threads, then other processes."""
+        with self._writers.hold(account_id):
+            if self._file_locks is None:
+                yield
+            else:
+                with self._file_locks.hold(account_id):
+                    yield
+
     def append_events(
         self, account_id: int, events: list[tuple[str, str]], *, after_seq: int | None = None
     ) -> int:
@@ -827,6 +841,8 @@ class SQLiteStore(Store):
             reader, self._reader = self._reader, None
         with self._lock:
             conn, self._conn = self._conn, None
+        if self._file_locks is not None:
+            self._file_locks.close()
         for c in (reader, conn) if reader is not conn else (conn,):
             if c is not None:
                 try:

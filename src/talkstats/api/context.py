@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import date
 from typing import ParamSpec, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +60,17 @@ class ApiContext:
                 f"The statistics of this account are loading{_left(exc)}; retry shortly.",
                 retry_after=LOADING_RETRY_AFTER,
             ) from None
+
+    async def readable(self, account: Account, day: date | None) -> None:
+        """Make a sealed past day readable (call with the account's lock held): loading
+        one from the database runs off the loop; a day in memory costs nothing."""
+        if day is None:
+            return
+        p = self.projection(account)
+        if day in p.sealed and day not in p.mounted:
+            await run_in_threadpool(self.service.readable_day, account, day)
+        else:
+            self.service.readable_day(account, day)
 
     async def write(
         self, account: Account, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs

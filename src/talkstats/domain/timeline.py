@@ -253,6 +253,11 @@ class Timeline:
         self._subsets = {}
         self._pairs = {}
 
+    def forget(self, day: date) -> None:
+        """Drop what is kept on the side for a day that leaves memory (sealing.py)."""
+        self._pairs = {key: pair for key, pair in self._pairs.items() if key[0] != day}
+        self._subsets = {key: sub for key, sub in self._subsets.items() if key[0] != day}
+
     # --- writes (called by the projection once an event is accepted) ---------------------
 
     def _series(self, day: date, phone_number_id: int) -> tuple[DaySeries, DaySeries]:

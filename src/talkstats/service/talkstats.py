@@ -288,6 +288,17 @@ class Talkstats:
             raise Loading(account.subdomain, progress.events_left if progress else None)
         return runtime.projection
 
+    def readable_day(self, account: Account, day: date | None) -> None:
+        """Load a sealed past day back for reading, if it is one (under the account's
+        lock; service/sealer.py). Raises Loading if the projection is not loaded."""
+        if day is None:
+            return
+        runtime = self.runtimes.get(account.id)
+        if runtime is None:
+            self.require_loaded(account)
+            return
+        self.runtimes.sealer.readable(account, runtime.projection, day)
+
     # --- call and leg records (incremental exports, exports.py) -------------------------
 
     def flush_records(self, account: Account) -> int:

@@ -58,7 +58,7 @@ class Clock:
 def read_day(service: Talkstats, account: Account, day: date, numbers: list[int] | None) -> float:
     """One ``date=`` read of every per-day statistic; its seconds."""
     t0 = time.perf_counter()
-    service.readable_day(account, day)
+    service.readable_day(account, day, numbers)
     p = service.projection(account)
     now = p.effective_now(service.clock())
     stats.account_overview(p, now, plan="enterprise", date=day, phone_number_ids=numbers)

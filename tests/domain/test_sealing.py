@@ -86,10 +86,11 @@ def test_an_agent_online_since_the_day_keeps_it_live() -> None:
     assert sealing.sealable_days(s.projection, later) == [date.fromisoformat(DAY)]
 
 
-def reads(s: Story, day: str) -> list[object]:
+def reads(s: Story, day: str, *, several: bool = True) -> list[object]:
     p, now, d = s.projection, s._now, date.fromisoformat(day)
     out: list[object] = []
-    for numbers in (None, [10], [20], [10, 20], [10, 99]):
+    sets = [None, [10], [20], [10, 20], [10, 99]] if several else [None, [10], [20], [99]]
+    for numbers in sets:
         out.append(
             stats.account_overview(p, now, plan="enterprise", date=d, phone_number_ids=numbers)
         )
@@ -111,8 +112,13 @@ def test_a_sealed_day_reads_the_same_mounted_and_leaves_snapshots() -> None:
     assert day not in p.call_days and day not in p.peaks and "c1" not in p.finished_calls
     sealed = pickle.loads(s.stored[day][0])  # type: ignore[attr-defined]
     assert s.stored[day][1] == ["c1", "c2"]  # type: ignore[attr-defined]
-    sealing.mount(p, sealed)
+    sealing.mount(p, sealed, timelines=True)
     assert reads(s, DAY) == before
+    light = reads(s, DAY, several=False)
+    sealing.mount(p, pickle.loads(s.stored[day][0]))  # type: ignore[attr-defined]
+    assert p.mounted == {day: False}
+    assert max(len(line.times) for line in p.peaks[day].values()) == 1  # peaks only
+    assert reads(s, DAY, several=False) == light
     restored = pickle.loads(pickle.dumps(p))
     assert day in restored.sealed and day not in restored.call_days and not restored.mounted
     sealing.unmount(p, day)

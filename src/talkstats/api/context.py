@@ -61,16 +61,19 @@ class ApiContext:
                 retry_after=LOADING_RETRY_AFTER,
             ) from None
 
-    async def readable(self, account: Account, day: date | None) -> None:
-        """Make a sealed past day readable (call with the account's lock held): loading
-        one from the database runs off the loop; a day in memory costs nothing."""
+    async def readable(
+        self, account: Account, day: date | None, phone_number_ids: list[int] | None = None
+    ) -> None:
+        """Make a sealed past day readable for a read with these phone numbers (call with
+        the account's lock held): loading one from the database runs off the loop."""
         if day is None:
             return
         p = self.projection(account)
-        if day in p.sealed and day not in p.mounted:
-            await run_in_threadpool(self.service.readable_day, account, day)
+        several = phone_number_ids is not None and len(set(phone_number_ids)) > 1
+        if day in p.sealed and (day not in p.mounted or (several and not p.mounted[day])):
+            await run_in_threadpool(self.service.readable_day, account, day, phone_number_ids)
         else:
-            self.service.readable_day(account, day)
+            self.service.readable_day(account, day, phone_number_ids)
 
     async def write(
         self, account: Account, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs

@@ -40,7 +40,7 @@ def router(ctx: ApiContext) -> APIRouter:
         day = params.day(q.get("date"))
         account = caller.account
         async with ctx.lock(account.id):
-            await ctx.readable(account, day)
+            await ctx.readable(account, day, ids)
             p = ctx.projection(account)
             body = stats.account_overview(
                 p,
@@ -126,7 +126,7 @@ def router(ctx: ApiContext) -> APIRouter:
         day = params.day(q.get("date"))
         account = caller.account
         async with ctx.lock(account.id):
-            await ctx.readable(account, day)
+            await ctx.readable(account, day, ids)
             p = ctx.projection(account)
             body = stats.service_level(
                 p,
@@ -150,7 +150,7 @@ def router(ctx: ApiContext) -> APIRouter:
         day = params.day(q.get("date"))
         account = caller.account
         async with ctx.lock(account.id):
-            await ctx.readable(account, day)
+            await ctx.readable(account, day, ids)
             p = ctx.projection(account)
             body = stats.timeline(
                 p,

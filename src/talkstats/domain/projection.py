@@ -130,7 +130,8 @@ class AccountProjection:
         # aggregates are absent, or present read-only while ``mounted``
         self.sealed: dict[date, str] = {}
         self.sealed_before = _FAR_PAST  # the end of the latest sealed day
-        self.mounted: dict[date, None] = {}  # read back, least recently read first
+        # read back (with the numbers' timelines?), least recently read first
+        self.mounted: dict[date, bool] = {}
         # whether a call id belongs to a sealed day (set by whoever seals; not pickled)
         self.sealed_call: Callable[[str], bool] = _no_sealed_call
         # read-side memo (stats.py), keyed by what it depends on; never pickled

@@ -4,7 +4,8 @@ After each batch (and each chunk of a replay) the projection's days that can no 
 change are pickled into the store with their finished call ids, then dropped from
 memory. A read with ``date=`` of a sealed day loads it back read-only (mounted); each
 projection keeps at most ``sealed_days_cached`` mounted days, the least recently read
-going first. An event that falls on a sealed day unseals it (from the store) before it
+going first; a mounted day holds each phone number's waiting timeline only if a read
+filtered on several numbers (merging them) needed it, else only their peaks. An event that falls on a sealed day unseals it (from the store) before it
 is applied. Call ids of sealed days are looked up in the store, once per batch for all
 of its events: a new call never reuses one.
 
@@ -84,14 +85,20 @@ class Sealer:
 
     # --- reading back ---------------------------------------------------------------
 
-    def readable(self, account: Account, p: AccountProjection, day: date) -> None:
-        """Make a sealed day readable (load it if it is not mounted); a no-op otherwise."""
+    def readable(
+        self, account: Account, p: AccountProjection, day: date, *, timelines: bool = False
+    ) -> None:
+        """Make a sealed day readable (load it if it is not mounted); a no-op otherwise.
+
+        ``timelines``: the read filters on several phone numbers, so it merges their
+        waiting timelines; other reads need only each number's peak.
+        """
         if day not in p.sealed:
             return
-        if day in p.mounted:
+        if day in p.mounted and (p.mounted[day] or not timelines):
             sealing.touch(p, day)
             return
-        sealing.mount(p, self._load(account, p, day))
+        sealing.mount(p, self._load(account, p, day), timelines=timelines)
         while len(p.mounted) > max(1, self.capacity):
             sealing.unmount(p, next(iter(p.mounted)))
 

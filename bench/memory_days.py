@@ -10,19 +10,23 @@ fake clock that follows the simulated time, into a fresh SQLite file. After each
 read loads a sealed day from the database, the second finds it in memory) and one
 earlier day, then prints the process's resident memory (VmRSS, after a collection).
 At the end it reads sampled days again, first and second time, with and without a
-phone-number filter. Read latency is the service's work for the read (loading the day
-back if sealed, then the statistics), not HTTP.
+phone-number filter. Read latency is the service's work for one read of each per-day
+endpoint (account_overview, service_level, timeline, agents_overview and a page of 100
+agents_activity rows), loading the day back first if it is sealed; not HTTP.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import sqlite3
 import sys
 import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from statistics import median
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -65,7 +69,8 @@ def read_day(service: Talkstats, account: Account, day: date, numbers: list[int]
     stats.service_level(p, now, date=day, phone_number_ids=numbers)
     stats.timeline(p, now, interval=15, date=day, phone_number_ids=numbers)
     stats.agents_overview(p, now, plan="enterprise", date=day)
-    stats.agents_activity(p, now, plan="enterprise", agent_ids=p.directory.agent_ids(), date=day)
+    page = p.directory.agent_ids()[:100]  # one page, as the API serves them
+    stats.agents_activity(p, now, plan="enterprise", agent_ids=page, date=day)
     return time.perf_counter() - t0
 
 
@@ -102,6 +107,18 @@ def run(db: Path, days: int, calls: int, seal: bool, cached: int) -> None:
     account = service.account(harness.SUBDOMAIN)
     assert account is not None
     numbers = sorted(service.projection(account).directory.phone_numbers)
+    sealer = service.runtimes.sealer
+    sealing_seconds: list[float] = []
+    seal_due = sealer.seal_due
+
+    def timed_seal_due(*args: Any, **kwargs: Any) -> list[date]:
+        t0 = time.perf_counter()
+        sealed = seal_due(*args, **kwargs)
+        if sealed:
+            sealing_seconds.append(time.perf_counter() - t0)
+        return sealed
+
+    sealer.seal_due = timed_seal_due  # type: ignore[method-assign]
     sim = Simulator(scenario, data.SEED, start, id_prefix="m")
     print(
         f"memory_days: {days} days x {calls:,} calls/day, sealing {'on' if seal else 'off'}, "
@@ -160,6 +177,16 @@ def run(db: Path, days: int, calls: int, seal: bool, cached: int) -> None:
                 flush=True,
             )
     print(f"RSS at the end {rss_mb():.0f} MB (day 1: {first_rss:.0f} MB)")
+    if sealing_seconds:
+        conn = sqlite3.connect(db)
+        blobs = [row[0] for row in conn.execute("SELECT length(blob) FROM sealed_days")]
+        (ids,) = conn.execute("SELECT count(*) FROM sealed_calls").fetchone()
+        conn.close()
+        print(
+            f"sealing: {len(sealing_seconds)} times, median {median(sealing_seconds):.2f} s, "
+            f"longest {max(sealing_seconds):.2f} s; sealed forms {median(blobs) / 1e6:.1f} MB "
+            f"(median of {len(blobs)}), {ids:,} sealed call ids"
+        )
     service.close()
 
 

@@ -104,6 +104,17 @@ SETTINGS: tuple[Setting, ...] = (
         "/readyz answers 503 when this process's projections are more than this many "
         "events behind the log, summed over accounts (0: never for lag).",
     ),
+    Setting(
+        "seal_past_days",
+        True,
+        "Move past days that can no longer change out of memory into the database "
+        "(read back on demand), so memory does not grow by the day.",
+    ),
+    Setting(
+        "sealed_days_cached",
+        4,
+        "Sealed past days kept in memory after a read (least recently read go first).",
+    ),
     Setting("log_level", "info", "Server log level (debug, info, warning, error)."),
     Setting(
         "metrics_token",
@@ -155,6 +166,8 @@ class Settings:
     redis_key_prefix: str = "talkstats:ratelimit:"
     snapshot_every_events: int = 200_000
     readyz_max_events_behind: int = 25_000
+    seal_past_days: bool = True
+    sealed_days_cached: int = 4
     log_level: str = "info"
     metrics_token: str | None = None
     metrics_service_level_seconds: int = 20

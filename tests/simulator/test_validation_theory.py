@@ -150,6 +150,7 @@ def _simulate_days(name: str, seed: int, tmp_path: Path) -> list[Day]:
         days = []
         for i in range(DAYS):
             d = FIRST_DAY + timedelta(days=i)
+            service.readable_day(account, d)  # a sealed past day is read back first
             overview = account_overview(projection, now, plan="professional", date=d)
             level = service_level(projection, now, threshold=0, date=d)
             exact = projection.call_days[d][ALL_NUMBERS]

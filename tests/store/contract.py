@@ -635,6 +635,43 @@ class StoreContract:
 
     # -- call and leg records (incremental exports) -----------------------------
 
+    # -- sealed days ------------------------------------------------------------
+
+    def test_sealed_day_round_trip(self, store: Store, acme: Account, other: Account) -> None:
+        assert store.load_sealed_day(acme.id, "2026-11-26", "v:10") is None
+        store.save_sealed_day(acme.id, "2026-11-26", "v:10", b"\x00day\xff", ["c1", "c2"])
+        assert store.load_sealed_day(acme.id, "2026-11-26", "v:10") == b"\x00day\xff"
+        assert store.load_sealed_day(acme.id, "2026-11-26", "v:11") is None
+        assert store.load_sealed_day(acme.id, "2026-11-27", "v:10") is None
+        assert store.load_sealed_day(other.id, "2026-11-26", "v:10") is None
+
+    def test_sealed_day_versions_are_kept_and_a_version_is_replaced(
+        self, store: Store, acme: Account
+    ) -> None:
+        store.save_sealed_day(acme.id, "2026-11-26", "v:10", b"first", ["c1"])
+        store.save_sealed_day(acme.id, "2026-11-26", "v:20", b"second", ["c1", "c3"])
+        store.save_sealed_day(acme.id, "2026-11-26", "v:20", b"again", ["c3"])
+        assert store.load_sealed_day(acme.id, "2026-11-26", "v:10") == b"first"
+        assert store.load_sealed_day(acme.id, "2026-11-26", "v:20") == b"again"
+        assert store.find_sealed_calls(acme.id, ["c1", "c3"]) == {"c1", "c3"}
+
+    def test_sealed_calls_are_per_account(
+        self, store: Store, acme: Account, other: Account
+    ) -> None:
+        ids = [f"call-{i}" for i in range(1_200)] + ["\u00e9t\u00e9 \U0001f4de"]
+        store.save_sealed_day(acme.id, "2026-11-26", "v:1", b"x", ids)
+        store.save_sealed_day(acme.id, "2026-11-27", "v:2", b"y", [])
+        asked = [*ids[::2], "nope", ids[-1], ids[-1]]
+        assert store.find_sealed_calls(acme.id, asked) == {*ids[::2], ids[-1]}
+        assert store.find_sealed_calls(acme.id, []) == set()
+        assert store.find_sealed_calls(other.id, ids) == set()
+
+    def test_sealed_day_of_unknown_account(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.save_sealed_day(999, "2026-11-26", "v:1", b"x", ["c1"])
+        assert store.load_sealed_day(999, "2026-11-26", "v:1") is None
+        assert store.find_sealed_calls(999, ["c1"]) == set()
+
     def test_records_start_unmarked_and_reset_marks_them(self, store: Store, acme: Account) -> None:
         assert store.records_mark(acme.id) is None
         store.reset_records(acme.id, "v1")

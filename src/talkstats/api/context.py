@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import date
 from typing import ParamSpec, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +60,20 @@ class ApiContext:
                 f"The statistics of this account are loading{_left(exc)}; retry shortly.",
                 retry_after=LOADING_RETRY_AFTER,
             ) from None
+
+    async def readable(
+        self, account: Account, day: date | None, phone_number_ids: list[int] | None = None
+    ) -> None:
+        """Make a sealed past day readable for a read with these phone numbers (call with
+        the account's lock held): loading one from the database runs off the loop."""
+        if day is None:
+            return
+        p = self.projection(account)
+        several = phone_number_ids is not None and len(set(phone_number_ids)) > 1
+        if day in p.sealed and (day not in p.mounted or (several and not p.mounted[day])):
+            await run_in_threadpool(self.service.readable_day, account, day, phone_number_ids)
+        else:
+            self.service.readable_day(account, day, phone_number_ids)
 
     async def write(
         self, account: Account, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs

@@ -40,6 +40,7 @@ def router(ctx: ApiContext) -> APIRouter:
         day = params.day(q.get("date"))
         account = caller.account
         async with ctx.lock(account.id):
+            await ctx.readable(account, day, ids)
             p = ctx.projection(account)
             body = stats.account_overview(
                 p,
@@ -63,6 +64,7 @@ def router(ctx: ApiContext) -> APIRouter:
         day = params.day(q.get("date"))
         account = caller.account
         async with ctx.lock(account.id):
+            await ctx.readable(account, day)
             p = ctx.projection(account)
             ordered = (
                 p.directory.agent_ids()
@@ -88,6 +90,7 @@ def router(ctx: ApiContext) -> APIRouter:
         day = params.day(request.query_params.get("date"))
         account = caller.account
         async with ctx.lock(account.id):
+            await ctx.readable(account, day)
             p = ctx.projection(account)
             body = stats.agents_overview(
                 p, p.effective_now(service.clock()), plan=account.plan, date=day
@@ -123,6 +126,7 @@ def router(ctx: ApiContext) -> APIRouter:
         day = params.day(q.get("date"))
         account = caller.account
         async with ctx.lock(account.id):
+            await ctx.readable(account, day, ids)
             p = ctx.projection(account)
             body = stats.service_level(
                 p,
@@ -146,6 +150,7 @@ def router(ctx: ApiContext) -> APIRouter:
         day = params.day(q.get("date"))
         account = caller.account
         async with ctx.lock(account.id):
+            await ctx.readable(account, day, ids)
             p = ctx.projection(account)
             body = stats.timeline(
                 p,

@@ -91,6 +91,21 @@ class CallLive:
     totals: tuple[CallTotals, CallTotals] | tuple[()] = ()
 
 
+class DaySealed(Exception):  # noqa: N818 (a signal to the caller, not an error)
+    """The event falls on a sealed day: unseal it (sealing.unseal), then apply again.
+
+    Raised before anything is checked or changed, so the projection is untouched.
+    """
+
+    def __init__(self, day: date) -> None:
+        super().__init__(f"{day.isoformat()} is sealed")
+        self.day = day
+
+
+def _no_sealed_call(call_id: str) -> bool:
+    return False
+
+
 class AccountProjection:
     """Live state and per-day aggregates of one account, folded event by event."""
 
@@ -109,6 +124,16 @@ class AccountProjection:
         self.queues: dict[int, LiveQueue] = {}
         self.subset_peaks = SubsetPeaks()
         self.timeline = Timeline(self.calendar, self.peaks)  # per-interval series
+        # finished calls by the day they started on, to forget them when it is sealed
+        self.finished_by_day: dict[date, list[str]] = {}
+        # sealed days (domain/sealing.py): day -> version of its stored form; their
+        # aggregates are absent, or present read-only while ``mounted``
+        self.sealed: dict[date, str] = {}
+        self.sealed_before = _FAR_PAST  # the end of the latest sealed day
+        # read back (with the numbers' timelines?), least recently read first
+        self.mounted: dict[date, bool] = {}
+        # whether a call id belongs to a sealed day (set by whoever seals; not pickled)
+        self.sealed_call: Callable[[str], bool] = _no_sealed_call
         # read-side memo (stats.py), keyed by what it depends on; never pickled
         self.read_cache: dict[object, object] = {}
         self._handlers: dict[str, Callable[[Event], None]] = self._make_handlers()
@@ -118,13 +143,31 @@ class AccountProjection:
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         del state["_handlers"]
+        del state["sealed_call"]
         state["subset_peaks"] = SubsetPeaks()
         state["read_cache"] = {}
+        if self.mounted:  # sealed days read back stay out of snapshots
+            sealed = self.sealed
+
+            def live(days: dict[date, object]) -> dict[date, object]:
+                return {d: v for d, v in days.items() if d not in sealed}
+
+            peaks = live(self.peaks)  # type: ignore[arg-type]
+            timeline = Timeline(self.calendar, peaks)  # type: ignore[arg-type]
+            timeline.days = live(self.timeline.days)  # type: ignore[arg-type, assignment]
+            state.update(
+                call_days=live(self.call_days),  # type: ignore[arg-type]
+                agent_days=live(self.agent_days),  # type: ignore[arg-type]
+                peaks=peaks,
+                timeline=timeline,
+                mounted={},
+            )
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self.read_cache = {}
+        self.sealed_call = _no_sealed_call
         self._handlers = self._make_handlers()
 
     # --- public ------------------------------------------------------------------
@@ -143,6 +186,10 @@ class AccountProjection:
             raise EventRejected(
                 event.id, "time", "is more than 300 seconds ahead of the server clock"
             )
+        if event.time < self.sealed_before:
+            day = self.calendar.day_of(event.time)
+            if day in self.sealed:
+                raise DaySealed(day)
         self._handlers[event.type](event)
         self.event_count += 1
         if event.time > self.latest_time:
@@ -204,7 +251,7 @@ class AccountProjection:
         assert call_id is not None
         call = self.calls.get(call_id)
         if call is None:
-            if call_id in self.finished_calls:
+            if call_id in self.finished_calls or self.sealed_call(call_id):
                 raise EventRejected(e.id, "call_id", f"call {call_id!r} has ended")
             raise EventRejected(e.id, "call_id", f"unknown call {call_id!r}")
         if e.time < call.last_time:
@@ -405,6 +452,10 @@ class AccountProjection:
         if call.ended and not call.wrap_ups:
             del self.calls[call.id]
             self.finished_calls.add(call.id)
+            finished = self.finished_by_day.get(call.day)
+            if finished is None:
+                finished = self.finished_by_day[call.day] = []
+            finished.append(call.id)
 
     # --- handlers: check everything first, then mutate -----------------------------------
 
@@ -431,7 +482,7 @@ class AccountProjection:
     def _started(self, e: Event) -> None:
         call_id = e.call_id
         assert call_id is not None and e.phone_number_id is not None and e.direction
-        if call_id in self.calls or call_id in self.finished_calls:
+        if call_id in self.calls or call_id in self.finished_calls or self.sealed_call(call_id):
             raise EventRejected(e.id, "call_id", f"call {call_id!r} already exists")
         if e.phone_number_id not in self.directory.phone_numbers:
             raise EventRejected(
@@ -726,7 +777,11 @@ class AccountProjection:
         agent = self._agent(e, agent_id)
         call = self.calls.get(e.call_id)
         if call is None or agent_id not in call.wrap_ups:
-            if call is None and e.call_id not in self.finished_calls:
+            if (
+                call is None
+                and e.call_id not in self.finished_calls
+                and not self.sealed_call(e.call_id)
+            ):
                 raise EventRejected(e.id, "call_id", f"unknown call {e.call_id!r}")
             raise EventRejected(
                 e.id, "agent_id", f"agent {agent_id} is not in wrap-up for call {e.call_id!r}"
@@ -756,6 +811,9 @@ class SubsetPeaks:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[date, frozenset[int]], PeakTimeline] = {}
+
+    def forget(self, day: date) -> None:
+        self._entries = {key: line for key, line in self._entries.items() if key[0] != day}
 
     def changed(self, day: date, phone_number_id: int, instant: int, delta: int) -> None:
         for (entry_day, numbers), timeline in self._entries.items():

@@ -144,8 +144,8 @@ class Waiting:
             self.last[k] = _NO_INSTANT
             return
         lead = 0 if times[first] > bucket_start else _NO_LEVEL
-        for i in range(first, stop - 1):
-            lead = max(lead, values[i] - opening)
+        if stop - 1 > first:  # the highest level before the bucket's last change
+            lead = max(lead, max(values[first : stop - 1]) - opening)
         net = values[stop - 1] - opening
         self.lead[k] = lead
         self.net[k] = net
@@ -157,9 +157,10 @@ class Waiting:
         """Built from a whole day's timeline (used once per new set of phone numbers)."""
         waiting = cls(start, buckets)
         times = source.times
-        touched = sorted({(t - start) // BASE_NS for t in times})
-        for k in touched:
-            waiting.recompute(k, source)
+        for k in range(buckets):  # a bucket with no change is left as it is
+            low = bisect_left(times, start + k * BASE_NS)
+            if low < len(times) and times[low] < start + (k + 1) * BASE_NS:
+                waiting.recompute(k, source)
         return waiting
 
 
@@ -252,6 +253,11 @@ class Timeline:
         self.__dict__.update(state)
         self._subsets = {}
         self._pairs = {}
+
+    def forget(self, day: date) -> None:
+        """Drop what is kept on the side for a day that leaves memory (sealing.py)."""
+        self._pairs = {key: pair for key, pair in self._pairs.items() if key[0] != day}
+        self._subsets = {key: sub for key, sub in self._subsets.items() if key[0] != day}
 
     # --- writes (called by the projection once an event is accepted) ---------------------
 

@@ -24,7 +24,7 @@ from contextlib import ExitStack
 import orjson
 
 from talkstats.domain.events import Event, EventRejected, parse_event
-from talkstats.domain.projection import AccountProjection
+from talkstats.domain.projection import AccountProjection, DaySealed
 from talkstats.domain.reasons import ID_CONFLICT, MALFORMED, rule_broken
 from talkstats.domain.reasons import INTERNAL_ERROR as INTERNAL_FAILURE
 from talkstats.store.base import Account, StaleLog, Store, StoreError, StoreLost
@@ -65,13 +65,29 @@ def ingest(
                 raise Unavailable("the event log is busy or unreachable; retry later") from exc
             runtime = _writable(runtimes, account)  # caught up under the lock
             try:
-                return _Batch(runtimes, account, runtime, objs, server_now).run()
+                outcome = _Batch(runtimes, account, runtime, objs, server_now).run()
             except _Stale:  # a writer that ignores the lock (never ours): check again
                 log.info(
                     "the log of account %s moved during a batch; checking it again",
                     account.subdomain,
                 )
+                continue
+        _seal(runtimes, account, server_now)  # after the lock: other processes may write
+        return outcome
     raise Unavailable("the event log of this account kept changing during the batch; retry")
+
+
+def _seal(runtimes: Runtimes, account: Account, server_now: int) -> None:
+    """Move the days that can no longer change out of memory (service/sealer.py)."""
+    runtime = runtimes.get(account.id)
+    if runtime is None:
+        return
+    projection = runtime.projection
+    try:
+        runtimes.sealer.seal_due(account, projection, projection.effective_now(server_now))
+        runtimes.sealer.direct(account, projection)
+    except Exception:  # the batch is stored and acknowledged whatever happens here
+        log.exception("sealing past days of account %s failed", account.subdomain)
 
 
 def _writable(runtimes: Runtimes, account: Account) -> Runtime:
@@ -109,6 +125,9 @@ class _Batch:
         ids = [item.id for item in parsed if type(item) is Event]
         try:
             stored = self.store.find_events(self.account.id, ids) if ids else {}
+            self.runtimes.sealer.prefetch(
+                self.account, self.runtime.projection, [e for e in parsed if type(e) is Event]
+            )
         except StoreError as exc:
             raise Unavailable("the event log cannot be read right now; retry later") from exc
         in_batch: dict[str, Event] = {}
@@ -140,7 +159,7 @@ class _Batch:
                 continue
             try:
                 body = _body(self.objs[index])
-                projection.apply(item, self.server_now)
+                self._apply(projection, item)
             except EventRejected as exc:
                 results.append(EventOutcome(index, item.id, "rejected", exc.message, exc.field))
                 _tally(reasons, rule_broken(exc))
@@ -160,6 +179,13 @@ class _Batch:
             accepted += 1
         self._append()
         return BatchOutcome(results, accepted, duplicates, sum(reasons.values()), reasons)
+
+    def _apply(self, projection: AccountProjection, event: Event) -> None:
+        try:
+            projection.apply(event, self.server_now)
+        except DaySealed as sealed:  # a late event: the day becomes live again first
+            self.runtimes.sealer.unseal(self.account, projection, sealed.day)
+            projection.apply(event, self.server_now)
 
     def _recover(self) -> AccountProjection:
         """Store what was accepted so far, then rebuild the projection from the log."""

@@ -27,8 +27,10 @@ from talkstats.config import Settings
 from talkstats.domain.decoding import parse_batch
 from talkstats.domain.directory import AgentInfo, Directory
 from talkstats.domain.events import Event, EventRejected, parse_event
-from talkstats.domain.projection import AccountProjection
+from talkstats.domain.projection import AccountProjection, DaySealed
 from talkstats.store.base import Account, Store
+
+from .sealer import Sealer
 
 log = logging.getLogger("talkstats")
 
@@ -128,6 +130,7 @@ class Runtimes:
         self._loaded: dict[int, Runtime] = {}
         self._ever_loaded: set[int] = set()  # loaded once, even if dropped since
         self._loading: dict[int, LoadProgress] = {}
+        self.sealer = Sealer(store, settings, SNAPSHOT_FORMAT)
 
     # --- which are loaded -----------------------------------------------------------
 
@@ -226,11 +229,16 @@ class Runtimes:
     ) -> int:
         """Fold the log entries after the runtime's position; how many were read."""
         read = 0
+        projection = runtime.projection
         while True:
             rows = self.store.read_events(account.id, runtime.seq, READ_CHUNK)
             if not rows:
+                self.sealer.direct(account, projection)
                 return read
-            self._replay(account, runtime.projection, rows)
+            self.sealer.replaying(projection)
+            self._replay(account, projection, rows)
+            # a long replay seals as it goes, so it never holds more than a few days
+            self.sealer.seal_due(account, projection, projection.latest_time)
             runtime.seq = rows[-1][0]
             runtime.folded += len(rows)
             read += len(rows)
@@ -252,7 +260,11 @@ class Runtimes:
             try:
                 if isinstance(event, EventRejected):
                     raise event
-                apply(event, REPLAY_NOW)
+                try:
+                    apply(event, REPLAY_NOW)
+                except DaySealed as sealed:
+                    self.sealer.unseal(account, projection, sealed.day)
+                    apply(event, REPLAY_NOW)
             except EventRejected as exc:
                 log.error(
                     "log entry %s of account %s no longer applies: %s", seq, account.subdomain, exc

@@ -288,6 +288,20 @@ class Talkstats:
             raise Loading(account.subdomain, progress.events_left if progress else None)
         return runtime.projection
 
+    def readable_day(
+        self, account: Account, day: date | None, phone_number_ids: Sequence[int] | None = None
+    ) -> None:
+        """Load a sealed past day back for a read with these filters, if it is one (under
+        the account's lock; service/sealer.py). Raises Loading if not loaded."""
+        if day is None:
+            return
+        runtime = self.runtimes.get(account.id)
+        if runtime is None:
+            self.require_loaded(account)
+            return
+        timelines = phone_number_ids is not None and len(set(phone_number_ids)) > 1
+        self.runtimes.sealer.readable(account, runtime.projection, day, timelines=timelines)
+
     # --- call and leg records (incremental exports, exports.py) -------------------------
 
     def flush_records(self, account: Account) -> int:

@@ -7,7 +7,7 @@ never see driver rows or driver exceptions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -338,6 +338,22 @@ class Store(Protocol):
 
     def load_snapshot(self, account_id: int, version: str) -> tuple[int, bytes] | None:
         """(seq, blob) of the account's snapshot if it has this version, else None."""
+        ...
+
+    # sealed days (service/sealing.py): past days kept out of memory
+    def save_sealed_day(
+        self, account_id: int, day: str, version: str, blob: bytes, call_ids: Sequence[str]
+    ) -> None:
+        """Store a sealed day (kept under (day, version); replaces the same version) and
+        record its finished call ids as sealed, in one transaction."""
+        ...
+
+    def load_sealed_day(self, account_id: int, day: str, version: str) -> bytes | None:
+        """The blob of a sealed day in this version, or None."""
+        ...
+
+    def find_sealed_calls(self, account_id: int, call_ids: Sequence[str]) -> set[str]:
+        """Those of the call ids that belong to a sealed day of the account."""
         ...
 
     # call and leg records (incremental exports): a projection of the log, kind

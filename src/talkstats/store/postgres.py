@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -823,6 +823,58 @@ class PostgresStore(Store):
             (account_id, version),
         )
         return (int(row[0]), bytes(row[1])) if row else None
+
+    # -- sealed days ------------------------------------------------------------
+
+    def save_sealed_day(
+        self, account_id: int, day: str, version: str, blob: bytes, call_ids: Sequence[str]
+    ) -> None:
+        """Store a sealed day (kept under (day, version); replaces the same version) and
+        record its finished call ids as sealed, in one transaction."""
+        _text(day, "day")
+        _text(version, "sealed day version")
+        with self._connection(write=True) as conn:
+            self._require_account(conn, account_id)
+            conn.execute(
+                "INSERT INTO sealed_days (account_id, day, version, blob)"
+                " VALUES (%s, %s, %s, %s) ON CONFLICT (account_id, day, version)"
+                " DO UPDATE SET blob = excluded.blob",
+                (account_id, day, version, bytes(blob)),
+            )
+            if not call_ids:
+                return
+            # COPY into a scratch table, then one INSERT that skips ids already sealed
+            # (a day sealed again after a late event): far faster than row by row.
+            conn.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS sealing (call_id bytea) ON COMMIT DELETE ROWS"
+            )
+            with conn.cursor() as cur, cur.copy("COPY sealing (call_id) FROM STDIN") as copy:
+                for call_id in call_ids:
+                    copy.write_row((_id_bytes(call_id),))
+            conn.execute(
+                "INSERT INTO sealed_calls (account_id, call_id)"
+                " SELECT %s, call_id FROM sealing ON CONFLICT DO NOTHING",
+                (account_id,),
+            )
+
+    def load_sealed_day(self, account_id: int, day: str, version: str) -> bytes | None:
+        """The blob of a sealed day in this version, or None."""
+        row = self._one(
+            "SELECT blob FROM sealed_days WHERE account_id = %s AND day = %s AND version = %s",
+            (account_id, day, version),
+        )
+        return bytes(row[0]) if row else None
+
+    def find_sealed_calls(self, account_id: int, call_ids: Sequence[str]) -> set[str]:
+        """Those of the call ids that belong to a sealed day of the account."""
+        if not call_ids:
+            return set()
+        keys = [_id_bytes(i) for i in dict.fromkeys(call_ids)]
+        rows = self._all(
+            "SELECT call_id FROM sealed_calls WHERE account_id = %s AND call_id = ANY(%b)",
+            (account_id, keys),
+        )
+        return {_id_text(row[0]) for row in rows}
 
     # -- call and leg records (incremental exports) ---------------------------
 

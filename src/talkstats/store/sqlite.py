@@ -19,7 +19,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -726,6 +726,47 @@ class SQLiteStore(Store):
             (account_id, version),
         )
         return (int(row[0]), bytes(row[1])) if row else None
+
+    # -- sealed days ------------------------------------------------------------
+
+    def save_sealed_day(
+        self, account_id: int, day: str, version: str, blob: bytes, call_ids: Sequence[str]
+    ) -> None:
+        """Store a sealed day (kept under (day, version); replaces the same version) and
+        record its finished call ids as sealed, in one transaction."""
+        with self._write() as conn:
+            self._require_account(conn, account_id)
+            conn.execute(
+                "INSERT OR REPLACE INTO sealed_days (account_id, day, version, blob)"
+                " VALUES (?, ?, ?, ?)",
+                (account_id, day, version, bytes(blob)),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO sealed_calls (account_id, call_id) VALUES (?, ?)",
+                ((account_id, call_id) for call_id in call_ids),
+            )
+
+    def load_sealed_day(self, account_id: int, day: str, version: str) -> bytes | None:
+        """The blob of a sealed day in this version, or None."""
+        row = self._one(
+            "SELECT blob FROM sealed_days WHERE account_id = ? AND day = ? AND version = ?",
+            (account_id, day, version),
+        )
+        return bytes(row[0]) if row else None
+
+    def find_sealed_calls(self, account_id: int, call_ids: Sequence[str]) -> set[str]:
+        """Those of the call ids that belong to a sealed day of the account."""
+        ids = list(dict.fromkeys(call_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), FIND_CHUNK):
+            chunk = ids[start : start + FIND_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._all(
+                f"SELECT call_id FROM sealed_calls WHERE account_id = ? AND call_id IN ({marks})",
+                (account_id, *chunk),
+            )
+            found.update(str(row[0]) for row in rows)
+        return found
 
     # -- call and leg records (incremental exports) ---------------------------
 

@@ -272,4 +272,41 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             )""",
         ),
     ),
+    # Sealed days (docs/architecture.md, "Bounded memory"): a past day that can no
+    # longer change is kept here instead of in memory, as the pickle of what its reads
+    # need, one row per sealing (`version` names the projection state it was taken
+    # from, so a snapshot taken before a later re-sealing still finds its own); and the
+    # call ids of its finished calls, which no new call may reuse.
+    Migration(
+        version=4,
+        name="sealed days and their finished call ids",
+        sqlite=(
+            """CREATE TABLE sealed_days (
+                account_id INTEGER NOT NULL REFERENCES accounts (id),
+                day TEXT NOT NULL,
+                version TEXT NOT NULL,
+                blob BLOB NOT NULL,
+                PRIMARY KEY (account_id, day, version)
+            )""",
+            """CREATE TABLE sealed_calls (
+                account_id INTEGER NOT NULL,
+                call_id TEXT NOT NULL,
+                PRIMARY KEY (account_id, call_id)
+            ) WITHOUT ROWID""",
+        ),
+        postgres=(
+            """CREATE TABLE sealed_days (
+                account_id bigint NOT NULL REFERENCES accounts (id),
+                day text NOT NULL,
+                version text NOT NULL,
+                blob bytea NOT NULL,
+                PRIMARY KEY (account_id, day, version)
+            )""",
+            """CREATE TABLE sealed_calls (
+                account_id bigint NOT NULL,
+                call_id bytea NOT NULL,
+                PRIMARY KEY (account_id, call_id)
+            )""",
+        ),
+    ),
 )

@@ -111,3 +111,19 @@ def test_bench_exports_runs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for start in ("ingest:", "load before", "export_page calls", "export_page legs", "GET "):
         assert any(line.startswith(start) for line in proc.stdout.splitlines()), proc.stdout
+
+
+def test_contention_smoke() -> None:
+    """bench/contention.py on SQLite, two batches a client: every row printed, no 503."""
+    result = subprocess.run(
+        [sys.executable, "bench/contention.py", "--stores", "sqlite", "--batches", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| sqlite |")]
+    assert [row.split("|")[2].strip() for row in rows] == ["1", "3"]
+    assert all(row.split("|")[-2].strip() == "0" for row in rows)  # nothing rejected

@@ -326,3 +326,33 @@ def test_a_stopped_server_fails_fast_and_is_found_again_when_back() -> None:
         store.close()
     finally:
         cluster.remove()
+
+
+def test_processes_writing_the_same_records_in_other_orders_never_deadlock(
+    postgres_url: str,
+) -> None:
+    """Two stores (as two processes) upsert the same records, one forwards, one backwards."""
+    first = open_store(postgres_url)
+    account = first.create_account("acme", "UTC", "team")
+    second = open_store(postgres_url)
+    rows = [(i, "2026-03-10", 100 + i, f"[{i}]") for i in range(1, 400)]
+    failures: list[BaseException] = []
+
+    def save(store: Any, ordered: list[Any]) -> None:
+        try:
+            for seq in range(1, 15):
+                store.save_records(account.id, "v1", seq, ordered, list(reversed(ordered)))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [
+        threading.Thread(target=save, args=(first, rows)),
+        threading.Thread(target=save, args=(second, list(reversed(rows)))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    first.close()
+    second.close()
+    assert failures == []

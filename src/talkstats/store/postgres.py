@@ -67,6 +67,7 @@ RECONNECT_TIMEOUT_S: Final = 5.0
 # (apart from the main pool, which the append inside the lock needs).
 LOCK_POOL_MAX: Final = 16
 WRITE_LOCK_CLASS: Final = 0x74616C6B  # "talk": pg_advisory_lock(class, account id)
+RECORDS_LOCK_CLASS: Final = 0x72656373  # "recs": one writer of an account's records at a time
 
 _USER_COLUMNS: Final = "id, account_id, name, email, role, password_hash, avatar_url"
 _TOKEN_COLUMNS: Final = "id, account_id, user_id, prefix, token_hash, description"
@@ -914,6 +915,11 @@ class PostgresStore(Store):
         the same records); the mark becomes the larger of its position and ``seq``.
         """
         with self._connection(write=True) as conn:
+            # Processes that fold the same records upsert the same rows, in orders of
+            # their own: one at a time per account, or their row locks can deadlock.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", (RECORDS_LOCK_CLASS, account_id % 2**31)
+            )
             self._require_account(conn, account_id)
             for table, rows in (("call_records", calls), ("leg_records", legs)):
                 if rows:

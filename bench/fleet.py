@@ -59,9 +59,7 @@ def worker(url: str, clock_ns: int, shared: socket.socket, index: int, queue: An
         rate_limit_incremental_exports=0,
         log_level="warning",
     )
-    service = Talkstats(
-        open_store(url), settings, clock=lambda: clock_ns, monotonic=time.monotonic
-    )
+    service = Talkstats(open_store(url), settings, clock=lambda: clock_ns, monotonic=time.monotonic)
     private = _bind(0)
     queue.put((index, os.getpid(), private.getsockname()[1]))
     try:

@@ -85,8 +85,10 @@ async def run(host: str, port: int, paths: list[str], headers: list[str], connec
         "rps": len(every) / measured,
         "p50_ms": _percentile(every, 0.50),
         "p99_ms": _percentile(every, 0.99),
-        "paths": {p: {"requests": len(lat[i]), "p99_ms": _percentile(lat[i], 0.99)}
-                  for i, p in enumerate(paths)},  # fmt: skip
+        "paths": {
+            p: {"requests": len(lat[i]), "p99_ms": _percentile(lat[i], 0.99)}
+            for i, p in enumerate(paths)
+        },  # fmt: skip
         "errors": errors[0],
         "cpu_seconds": cpu,
         "wall_seconds": end - begin,

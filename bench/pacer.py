@@ -11,7 +11,8 @@ Batch *k* is due at ``k * batch / rate`` seconds after the start; a batch that i
 while the previous one is still in flight goes as soon as it is answered, so the
 client never falls behind for long without it showing. ``--rate 0`` sends as fast as
 the server answers. It prints ``started`` on its first send, then at the end one JSON
-object: events sent, accepted, rejected, duplicates, seconds, the achieved rate,
+object: events sent, accepted, rejected, duplicates, batches answered 503 and sent
+again, seconds, the achieved rate,
 batch latency p50/p99, how late the latest batch went, and its CPU seconds.
 """
 
@@ -28,6 +29,8 @@ from itertools import islice
 from pathlib import Path
 
 EVENTS = "/api/v2/channels/voice/events"
+RETRIES = 50
+RETRY_PAUSE = 0.05  # seconds; shorter than the Retry-After a client would honour
 
 
 def read_batches(path: Path, skip: int, count: int, size: int) -> list[bytes]:
@@ -58,7 +61,7 @@ def main() -> None:
         name, _, value = header.partition(":")
         headers[name.strip()] = value.strip()
     conn = http.client.HTTPConnection(args.host, args.port, timeout=300)
-    sent = accepted = rejected = duplicates = 0
+    sent = accepted = rejected = duplicates = retried = 0
     latencies: list[float] = []
     latest = 0.0
     first_error = ""
@@ -75,9 +78,14 @@ def main() -> None:
             else:
                 latest = max(latest, now - due)
         t0 = perf()
-        conn.request("POST", EVENTS, body=body, headers=headers)
-        resp = conn.getresponse()
-        payload = resp.read()
+        for _ in range(RETRIES):  # a 503 asks for a retry: the batch goes again, unchanged
+            conn.request("POST", EVENTS, body=body, headers=headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+            if resp.status != 503:
+                break
+            retried += 1
+            time.sleep(RETRY_PAUSE)
         latencies.append(perf() - t0)
         if resp.status != 200:
             print(f"HTTP {resp.status}: {payload[:300]!r}", file=sys.stderr)
@@ -101,6 +109,7 @@ def main() -> None:
 
     print(json.dumps({
         "sent": sent, "accepted": accepted, "rejected": rejected, "duplicates": duplicates,
+        "retried": retried,
         "seconds": seconds, "rate": sent / seconds if seconds else 0.0,
         "batch_p50_ms": pct(0.5) if latencies else 0.0,
         "batch_p99_ms": pct(0.99) if latencies else 0.0,

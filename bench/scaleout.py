@@ -76,6 +76,7 @@ PROBE_AGENT = 990_001  # an agent of its own for the visibility probe, in a grou
 PROBE_GROUP = 990_001
 TICK = os.sysconf("SC_CLK_TCK")
 GOAL_P99_MS = 20.0
+RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -381,6 +382,7 @@ def _instant(ns: int) -> str:
 @dataclass
 class Probe:
     sequence: int = 0
+    retried: int = 0  # probe POSTs answered 503 (retry), and sent again
     samples: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -406,10 +408,16 @@ def visibility(fleet: Fleet, prep: Prepared, ds: data.Dataset, probe: Probe, lab
         event = {"id": f"probe-{probe.sequence}", "type": "agent.state_changed",
                  "time": _instant(base + probe.sequence * 1_000_000), "agent_id": PROBE_AGENT,
                  "state": state}  # fmt: skip
-        post.request("POST", "/api/v2/channels/voice/events", body=orjson.dumps(event),
-                     headers=headers)  # fmt: skip
-        answer = post.getresponse().read()
-        acked = time.perf_counter()
+        for _ in range(RETRIES):  # a 503 asks for a retry (the log moved under the batch)
+            post.request("POST", "/api/v2/channels/voice/events", body=orjson.dumps(event),
+                         headers=headers)  # fmt: skip
+            response = post.getresponse()
+            answer = response.read()
+            acked = time.perf_counter()
+            if response.status != 503:
+                break
+            probe.retried += 1
+            time.sleep(0.05)
         if b'"accepted":1' not in answer:
             raise RuntimeError(f"probe event not accepted: {answer[:300]!r}")
         while True:
@@ -427,7 +435,8 @@ def visibility(fleet: Fleet, prep: Prepared, ds: data.Dataset, probe: Probe, lab
 
 
 def run_store(store: str, url: str, ds: data.Dataset, plan: Plan, keep: int,
-              probes: dict[str, list[float]]) -> tuple[list[Row], Prepared, dict[str, float]]:  # fmt: skip
+              probes: dict[str, list[float]], notes: list[str],
+              ) -> tuple[list[Row], Prepared, dict[str, float]]:  # fmt: skip
     first = max(0, ds.events - keep)
     print(f"{store}: loading {first:,} of {ds.events:,} events in-process ...", flush=True)
     prep = prepare(url, ds, first)
@@ -457,6 +466,8 @@ def run_store(store: str, url: str, ds: data.Dataset, plan: Plan, keep: int,
             print(f"{store}: visibility under ingestion {_p(busy)}", flush=True)
     for label, samples in probe.samples.items():
         probes[f"{store} {label}"] = samples
+    if probe.retried:
+        notes.append(f"{store}: {probe.retried} probe POSTs were answered 503 and sent again")
     return rows, prep, size_per_event(url)
 
 
@@ -482,6 +493,7 @@ def line(row: Row) -> str:
     if row.ingest is not None:
         i = row.ingest
         ingest = f"{i['rate']:,.0f}" + (f" ({i['rejected']} rejected)" if i["rejected"] else "")
+        ingest += f" ({i['retried']} batches retried after 503)" if i["retried"] else ""
     pg = f"{row.cpu['postgres']:.0f}" if row.store == "PostgreSQL" else "-"
     errors = f" ({r['errors']} errors)" if r["errors"] else ""
     return (f"| {row.store} | {row.workers} | {row.load} | {r['rps']:,.0f}{errors} | "
@@ -526,6 +538,7 @@ def main() -> None:
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     rows: list[Row] = []
     probes: dict[str, list[float]] = {}
+    retries: list[str] = []
     sizes: dict[str, dict[str, float]] = {}
     loads: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -533,12 +546,12 @@ def main() -> None:
         name = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[store]
         database = sqlite_database if store == "sqlite" else postgres_database
         with database() as url:
-            got, prep, sizes[name] = run_store(name, url, ds, plan, keep, probes)
+            got, prep, sizes[name] = run_store(name, url, ds, plan, keep, probes, retries)
             rows += got
             loads[name] = prep.ingest_rate
     table = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|", *(line(r) for r in rows)]
     print("\n".join(table))
-    notes = gains(rows)
+    notes = gains(rows) + retries
     for label, samples in probes.items():
         notes.append(f"visibility, {label}: {_p(samples)}")
     for name, size in sizes.items():

@@ -99,22 +99,51 @@ class Row:
     batch_p50_ms: float
     batch_p99_ms: float
     rejected: int
+    retried: int  # batches answered 503 and sent again
     cpu: dict[str, float]
+    wal_per_event: float | None  # bytes of PostgreSQL WAL (the whole server's) per event
+
+
+def _wal_position(url: str) -> int | None:
+    """PostgreSQL's WAL insert position in bytes (None on SQLite)."""
+    if not url.startswith("postgres"):
+        return None
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn").fetchone()
+    return int(row[0]) if row else None
 
 
 def phase(fleet: Fleet, ds: data.Dataset, accounts: list[Account], skip: int, count: int,
-          store: str) -> Row:  # fmt: skip
+          store: str, url: str) -> Row:  # fmt: skip
     clients = [
-        _module("bench.pacer", "--port", str(fleet.port), "--header", f"Host: {a.host}",
-                "--header", f"Authorization: {a.authorization}", "--events", str(ds.path),
-                "--skip", str(skip), "--count", str(count), "--batch", str(BATCH),
-                "--rate", "0")  # fmt: skip
+        _module(
+            "bench.pacer",
+            "--port",
+            str(fleet.port),
+            "--header",
+            f"Host: {a.host}",
+            "--header",
+            f"Authorization: {a.authorization}",
+            "--events",
+            str(ds.path),
+            "--skip",
+            str(skip),
+            "--count",
+            str(count),
+            "--batch",
+            str(BATCH),
+            "--rate",
+            "0",
+        )  # fmt: skip
         for a in accounts
     ]
     for client in clients:  # each reads its slice, then says "started" and sends
         assert client.stdout is not None
         if client.stdout.readline().strip() != "started":
             raise RuntimeError("bench.pacer did not start")
+    wal = _wal_position(url)
     meter = Meter({"servers": fleet.pids, "postgres": _postgres_pids()})
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = [_result(c, 900) for c in clients]
@@ -122,22 +151,29 @@ def phase(fleet: Fleet, ds: data.Dataset, accounts: list[Account], skip: int, co
     cpu = meter.stop()
     cpu["clients"] = 100 * sum(r["cpu_seconds"] for r in results) / seconds  # their own count
     sent = sum(r["sent"] for r in results)
+    after = _wal_position(url)
+    wal_per_event = (after - wal) / sent if wal is not None and after is not None else None
     return Row(store, len(fleet.workers), len(accounts), sent / seconds,
                statistics.median(r["batch_p50_ms"] for r in results),
                max(r["batch_p99_ms"] for r in results), sum(r["rejected"] for r in results),
-               cpu)  # fmt: skip
+               sum(r["retried"] for r in results),
+               cpu, wal_per_event)  # fmt: skip
 
 
-HEADER = ("| store | server processes | writers | events/s (all writers) | batch p50 ms | "
-          "batch p99 ms | servers CPU % | PostgreSQL CPU % | clients CPU % | machine CPU % |")
+HEADER = (
+    "| store | server processes | writers | events/s (all writers) | batch p50 ms | "
+    "batch p99 ms | servers CPU % | PostgreSQL CPU % | clients CPU % | machine CPU % |"
+)
 
 
 def line(r: Row) -> str:
     pg = f"{r.cpu['postgres']:.0f}" if r.store == "PostgreSQL" else "-"
     rejected = f" ({r.rejected} rejected)" if r.rejected else ""
+    rejected += f" ({r.retried} batches retried after 503)" if r.retried else ""
     return (f"| {r.store} | {r.workers} | {r.writers} | {r.rate:,.0f}{rejected} | "
             f"{r.batch_p50_ms:.0f} | {r.batch_p99_ms:.0f} | {r.cpu['servers']:.0f} | {pg} | "
-            f"{r.cpu['clients']:.0f} | {r.cpu['machine']:.0f} |")  # fmt: skip
+            f"{r.cpu['clients']:.0f} | {r.cpu['machine']:.0f} | "
+            f"{'-' if r.wal_per_event is None else f'{r.wal_per_event:,.0f}'} |")  # fmt: skip
 
 
 def main() -> None:
@@ -169,7 +205,7 @@ def main() -> None:
                     fleet.wait_ready(accounts[0].authorization, accounts[0].host)
                     skip = n * plan.events
                     for group in (accounts[:1], accounts[1:]):
-                        row = phase(fleet, ds, group, skip, plan.events, name)
+                        row = phase(fleet, ds, group, skip, plan.events, name, url)
                         rows.append(row)
                         print(line(row), flush=True)
     table = [HEADER, "|" + "---|" * HEADER.count(" | ") + "---|", *(line(r) for r in rows)]
@@ -185,7 +221,8 @@ def main() -> None:
             f"- {plan.events:,} events per writer and phase from the {ds.calls:,}-call day, "
             f"NDJSON batches of {BATCH:,}, each writer unpaced on one connection to its own "
             "account; durable commits on both stores; PostgreSQL on the same machine",
-            "- CPU in % of one core over the phase; clients and PostgreSQL share the cores",
+            "- CPU in % of one core over the phase; clients and PostgreSQL share the cores; "
+            "WAL: the server's whole WAL over the phase (other databases' writes included)",
             "",
             *table,
         ]

@@ -79,8 +79,13 @@ def main() -> None:
                 latest = max(latest, now - due)
         t0 = perf()
         for _ in range(RETRIES):  # a 503 asks for a retry: the batch goes again, unchanged
-            conn.request("POST", EVENTS, body=body, headers=headers)
-            resp = conn.getresponse()
+            try:
+                conn.request("POST", EVENTS, body=body, headers=headers)
+                resp = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                conn.close()  # an idle keep-alive connection the server closed: reconnect
+                retried += 1
+                continue
             payload = resp.read()
             if resp.status != 503:
                 break

@@ -108,16 +108,21 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def _postgres_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
+def postgres_pids(url: str) -> list[int]:
+    """PostgreSQL's processes that work for this database: its backends, and the
+    server's WAL writer, checkpointer and background writer (shared by every database).
+    Backends of other databases on the same server are left out. None for SQLite."""
+    if not url.startswith("postgres"):
+        return []
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() "
+            "AND pid <> pg_backend_pid()) OR backend_type IN "
+            "('walwriter', 'checkpointer', 'background writer')"
+        ).fetchall()
+    return [int(pid) for (pid,) in rows]
 
 
 def _machine_busy() -> tuple[float, float]:
@@ -228,7 +233,7 @@ def _module(name: str, *args: str) -> subprocess.Popen[str]:
 def _result(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     out, _ = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"{proc.args}: exit {proc.returncode}: {out[-2000:]}")
+        raise RuntimeError(f"{proc.args!r}: exit {proc.returncode}: {out[-2000:]}")
     loaded: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return loaded
 
@@ -362,7 +367,7 @@ def measure_reads(fleet: Fleet, prep: Prepared, plan: Plan, feed: Feed | None,
         pacer = feed.start(fleet.port, prep.authorization, count, plan.rate, plan.batch)
     reads = start_reads(fleet.port, prep.authorization, plan)
     time.sleep(plan.warmup)
-    meter = Meter({"servers": fleet.pids, "postgres": _postgres_pids()})
+    meter = Meter({"servers": fleet.pids, "postgres": postgres_pids(prep.url)})
     time.sleep(plan.seconds)
     cpu = meter.stop()
     result = _result(reads, plan.seconds + 120)
@@ -409,9 +414,13 @@ def visibility(fleet: Fleet, prep: Prepared, ds: data.Dataset, probe: Probe, lab
                  "time": _instant(base + probe.sequence * 1_000_000), "agent_id": PROBE_AGENT,
                  "state": state}  # fmt: skip
         for _ in range(RETRIES):  # a 503 asks for a retry (the log moved under the batch)
-            post.request("POST", "/api/v2/channels/voice/events", body=orjson.dumps(event),
-                         headers=headers)  # fmt: skip
-            response = post.getresponse()
+            try:
+                post.request("POST", "/api/v2/channels/voice/events", body=orjson.dumps(event),
+                             headers=headers)  # fmt: skip
+                response = post.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                post.close()  # the server closed an idle keep-alive connection: reconnect
+                continue
             answer = response.read()
             acked = time.perf_counter()
             if response.status != 503:
@@ -421,8 +430,12 @@ def visibility(fleet: Fleet, prep: Prepared, ds: data.Dataset, probe: Probe, lab
         if b'"accepted":1' not in answer:
             raise RuntimeError(f"probe event not accepted: {answer[:300]!r}")
         while True:
-            poll.request("GET", path, headers=headers)
-            body = poll.getresponse().read()
+            try:
+                poll.request("GET", path, headers=headers)
+                body = poll.getresponse().read()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                poll.close()
+                continue
             if f'"agent_state":"{state}"'.encode() in body:
                 out.append(time.perf_counter() - acked)
                 break
@@ -451,6 +464,9 @@ def run_store(store: str, url: str, ds: data.Dataset, plan: Plan, keep: int,
                 row = measure_reads(fleet, prep, plan, loaded, store)
                 rows.append(row)
                 print(line(row), flush=True)
+            rss = fleet.rss_mib() / workers
+            notes.append(f"{store}, {workers} worker{'s' if workers > 1 else ''}: resident memory {rss:,.0f} MiB a worker "
+                         "after the phases")  # fmt: skip
     if 2 in plan.workers:  # after the read phases: their ingestion slices stay in order
         with Fleet(url, ds.clock_ns, 2) as fleet:
             fleet.wait_ready(prep.authorization)
@@ -580,7 +596,9 @@ def main() -> None:
             f"{plan.rate:,.0f} events/s in NDJSON batches of {plan.batch}, one connection",
             "- CPU columns in % of one core, over the measured seconds; the clients "
             "(bench/mixload.py, bench/pacer.py) and PostgreSQL run on the same cores as the "
-            "servers; machine = every process on it, other work included",
+            "servers; PostgreSQL = this database's backends plus the server's WAL writer, "
+            "checkpointer and background writer; machine = every process on it, other work "
+            "included",
             *[f"- {n}" for n in notes],
             "",
             *table,

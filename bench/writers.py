@@ -38,7 +38,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable
 from bench import data, record
 from bench.harness import ADMIN_PASSWORD, PLAN
 from bench.ingest_stores import postgres_database
-from bench.scaleout import Fleet, Meter, _module, _postgres_pids, _result, sqlite_database
+from bench.scaleout import Fleet, Meter, _module, _result, postgres_pids, sqlite_database
 from talkstats.config import Settings
 from talkstats.service import Talkstats
 from talkstats.simulator import reference_data
@@ -144,7 +144,7 @@ def phase(fleet: Fleet, ds: data.Dataset, accounts: list[Account], skip: int, co
         if client.stdout.readline().strip() != "started":
             raise RuntimeError("bench.pacer did not start")
     wal = _wal_position(url)
-    meter = Meter({"servers": fleet.pids, "postgres": _postgres_pids()})
+    meter = Meter({"servers": fleet.pids, "postgres": postgres_pids(url)})
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = [_result(c, 900) for c in clients]
     seconds = time.perf_counter() - t0
@@ -222,7 +222,9 @@ def main() -> None:
             f"NDJSON batches of {BATCH:,}, each writer unpaced on one connection to its own "
             "account; durable commits on both stores; PostgreSQL on the same machine",
             "- CPU in % of one core over the phase; clients and PostgreSQL share the cores; "
-            "WAL: the server's whole WAL over the phase (other databases' writes included)",
+            "PostgreSQL = this database's backends plus the server's WAL writer, checkpointer "
+            "and background writer; WAL: the server's whole WAL over the phase (other "
+            "databases' writes included)",
             "",
             *table,
         ]

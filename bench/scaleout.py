@@ -308,6 +308,9 @@ def prepare(url: str, ds: data.Dataset, events: int) -> Prepared:
             total += len(objs)
             if outcome.rejected:
                 raise RuntimeError(f"{outcome.rejected} events rejected while loading the day")
+        # the exports' record tables too, as a server that ran all along would have them
+        # (else the first server folds the whole log into them during the first phase)
+        service.flush_records(account)
     finally:
         service.close()
     return Prepared(url, basic_authorization(ADMIN_EMAIL, token=token), total,

@@ -162,7 +162,8 @@ def phase(fleet: Fleet, ds: data.Dataset, accounts: list[Account], skip: int, co
 
 HEADER = (
     "| store | server processes | writers | events/s (all writers) | batch p50 ms | "
-    "batch p99 ms | servers CPU % | PostgreSQL CPU % | clients CPU % | machine CPU % |"
+    "batch p99 ms | servers CPU % | PostgreSQL CPU % | clients CPU % | machine CPU % | "
+    "WAL bytes/event |"
 )
 
 

@@ -7,8 +7,10 @@
 #   docker run --rm -it -v talkstats-data:/data talkstats talkstats account create ...
 #   docker run -d -p 127.0.0.1:8080:8080 -v talkstats-data:/data talkstats
 #
-# compose.yaml runs the demo with this image. Settings come from TALKSTATS_* variables
-# (`docker run -e TALKSTATS_DEFAULT_ACCOUNT=acme ...`) or flags after the command.
+# compose.yaml runs the demo with this image; deploy/compose.production.yaml runs it on
+# PostgreSQL and Redis behind Caddy (docs/operations.md, "Production deployment").
+# Settings come from TALKSTATS_* variables (`docker run -e TALKSTATS_DEFAULT_ACCOUNT=acme
+# ...`) or flags after the command.
 
 ARG PYTHON_VERSION=3.12
 
@@ -19,7 +21,8 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/talkstats
 COPY pyproject.toml README.md /build/
 COPY src /build/src
-RUN /opt/talkstats/bin/pip install /build
+# with the extras a production deployment needs: the PostgreSQL store and Redis rate limits
+RUN /opt/talkstats/bin/pip install '/build[postgres,redis]'
 
 # --- run: the same base, the environment, no build leftovers ----------------------------
 FROM python:${PYTHON_VERSION}-slim-bookworm

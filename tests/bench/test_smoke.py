@@ -127,3 +127,45 @@ def test_contention_smoke() -> None:
     rows = [line for line in result.stdout.splitlines() if line.startswith("| sqlite |")]
     assert [row.split("|")[2].strip() for row in rows] == ["1", "3"]
     assert all(row.split("|")[-2].strip() == "0" for row in rows)  # nothing rejected
+
+
+def _script(*argv: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        [sys.executable, *argv],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_scaleout_runs_on_sqlite() -> None:
+    """bench/scaleout.py --quick on SQLite: every row and figure printed (values not checked)."""
+    out = _script("bench/scaleout.py", "--quick", "--stores", "sqlite", "--no-record")
+    rows = [line for line in out.splitlines() if line.startswith("| SQLite |")]
+    # each row twice: as it is measured, and in the table at the end
+    assert [r.split("|")[2:4] for r in rows[len(rows) // 2 :]] == [
+        [" 1 ", " idle "], [" 1 ", " ingest "], [" 2 ", " idle "], [" 2 ", " ingest "]]  # fmt: skip
+    for start in ("visibility, SQLite idle:", "visibility, SQLite ingest:",
+                  "SQLite size per event", "SQLite, ingest: 2 workers x"):  # fmt: skip
+        assert any(line.startswith(start) for line in out.splitlines()), (start, out)
+    assert "rejected" not in out  # every event of the simulated day was accepted
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("TALKSTATS_SLOW"),
+    reason="slow (5 accounts of 1,000 agents per store): TALKSTATS_SLOW=1",
+)
+def test_scaleout_and_writers_run_on_postgresql(postgres_server: str) -> None:
+    """bench/scaleout.py and bench/writers.py --quick on both stores (values not checked)."""
+    env = {"TALKSTATS_BENCH_POSTGRES_URL": postgres_server}
+    out = _script("bench/scaleout.py", "--quick", "--stores", "postgres", "--no-record", env=env)
+    assert "visibility, PostgreSQL ingest:" in out and "rejected" not in out
+    out = _script("bench/writers.py", "--quick", "--no-record", env=env)
+    rows = [line for line in out.splitlines() if line.startswith(("| SQLite |", "| PostgreSQL |"))]
+    assert len(rows) == 16 and "rejected" not in out  # 8 measured, 8 in the table

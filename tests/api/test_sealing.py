@@ -190,6 +190,15 @@ def test_sealed_days_answer_as_live_ones(
     assert date.fromisoformat(FIRST) not in p.sealed  # unsealed by the late call
     assert_identical(answers(plain), answers(sealing), "after a late call")
 
+    # a day a late event unsealed is not sealed again at the next batch (a backfill of
+    # a past day would seal and unseal it batch after batch)
+    sealing.service.runtimes.sealer.seal_due(
+        sealing.service.account("sealing"),  # type: ignore[arg-type]
+        p,
+        p.effective_now(clock.now_ns + 60 * 10**9),
+    )
+    assert date.fromisoformat(FIRST) not in p.sealed
+
     sealed_before = set(p.sealed)
     clock.now_ns += 60 * 10**9
     sealing.service.runtimes.sealer.seal_due(

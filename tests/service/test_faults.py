@@ -100,6 +100,31 @@ def test_an_unexpected_error_while_folding_rejects_that_event_only(
     assert_truth(world, accepted(outcome) | accepted(again))
 
 
+def test_a_store_failure_while_folding_acknowledges_nothing_of_the_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold that needs the store (a sealed day read back) and finds it out: 503, not
+    a rejected event; nothing of the batch acknowledged, the projection rebuilt."""
+    before = world.service.ingest(world.account, world.events[:TARGET])
+    assert before.rejected == 0
+    target = target_id(world)
+    real_apply = AccountProjection.apply
+
+    def apply(self: AccountProjection, event: Any, now: int) -> None:
+        if event.id == target:
+            raise StoreError("server closed the connection unexpectedly")
+        real_apply(self, event, now)
+
+    monkeypatch.setattr(AccountProjection, "apply", apply)
+    with pytest.raises(Unavailable):
+        world.service.ingest(world.account, world.events[TARGET:])
+    monkeypatch.undo()
+    assert_truth(world, accepted(before))
+    after = world.service.ingest(world.account, world.events[TARGET:])
+    assert after.rejected == 0
+    assert_truth(world, accepted(before) | accepted(after))
+
+
 def test_a_batch_decoder_failure_falls_back_to_one_by_one(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -164,6 +164,13 @@ class _Batch:
                 results.append(EventOutcome(index, item.id, "rejected", exc.message, exc.field))
                 _tally(reasons, rule_broken(exc))
                 continue
+            except StoreError as exc:
+                # The store is out (reading a sealed day back, say), not the event: the
+                # batch is not acknowledged, and the projection, which may hold events
+                # not appended yet, is rebuilt on next use.
+                self.runtimes.drop(self.account.id)
+                log.error("the store of account %s failed: %s", self.account.subdomain, exc)
+                raise Unavailable("the event log cannot be read right now; retry later") from exc
             except Exception:
                 log.exception(
                     "event %r of account %s could not be processed", item.id, self.account.subdomain
@@ -184,7 +191,18 @@ class _Batch:
         try:
             projection.apply(event, self.server_now)
         except DaySealed as sealed:  # a late event: the day becomes live again first
-            self.runtimes.sealer.unseal(self.account, projection, sealed.day)
+            try:
+                self.runtimes.sealer.unseal(self.account, projection, sealed.day)
+            except StoreError as exc:
+                # The store is out, not the event: nothing of the batch is acknowledged
+                # (the projection may hold events not yet appended: rebuilt on next use).
+                self.runtimes.drop(self.account.id)
+                log.error(
+                    "a sealed day of account %s cannot be read back: %s",
+                    self.account.subdomain,
+                    exc,
+                )
+                raise Unavailable("the event log cannot be read right now; retry later") from exc
             projection.apply(event, self.server_now)
 
     def _recover(self) -> AccountProjection:

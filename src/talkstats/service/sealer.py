@@ -28,6 +28,9 @@ from talkstats.store.base import Account, Store, StoreError
 log = logging.getLogger("talkstats")
 
 CHECK_EVENTS = 1000  # events between two checks that found nothing to seal
+# A day a late event unsealed stays live for this many more events of the account:
+# a backfill of a past day in batches must not seal and unseal it at every batch.
+UNSEAL_GRACE_EVENTS = 100_000
 
 
 def _never(call_id: str) -> bool:
@@ -43,6 +46,7 @@ class Sealer:
         self.capacity = max(0, settings.sealed_days_cached)
         self.format = fmt  # pickles of another domain version are never read
         self._next_check: dict[int, tuple[int, int]] = {}  # account -> (event count, day)
+        self._unsealed: dict[tuple[int, date], int] = {}  # (account, day) -> event count
 
     # --- sealing --------------------------------------------------------------------
 
@@ -51,7 +55,8 @@ class Sealer:
     ) -> list[date]:
         """Seal the days that can be sealed at ``now``; the days sealed.
 
-        A failure to store is logged and the day stays in memory (tried again later).
+        A day a late event unsealed waits ``UNSEAL_GRACE_EVENTS`` more events of the
+        account (unless ``force``). A failure to store is logged and the day stays in memory (tried again later).
         """
         if not self.enabled:
             return []
@@ -59,7 +64,13 @@ class Sealer:
         skip = self._next_check.get(account.id)
         if not force and skip is not None and p.event_count < skip[0] and today == skip[1]:
             return []
-        days = sealing.sealable_days(p, now)
+        days = [
+            day
+            for day in sealing.sealable_days(p, now)
+            if force
+            or p.event_count - self._unsealed.get((account.id, day), -UNSEAL_GRACE_EVENTS)
+            >= UNSEAL_GRACE_EVENTS
+        ]
         sealed: list[date] = []
         for day in days:
             found, call_ids = sealing.take(p, day)
@@ -71,6 +82,7 @@ class Sealer:
                 log.warning("sealing %s of account %s failed: %s", day, account.subdomain, exc)
                 break
             sealing.drop(p, day, version)
+            self._unsealed.pop((account.id, day), None)
             sealed.append(day)
             log.info(
                 "account %s: sealed %s (%s finished calls, %s bytes)",
@@ -105,6 +117,7 @@ class Sealer:
     def unseal(self, account: Account, p: AccountProjection, day: date) -> None:
         """Make a sealed day live again (an event falls on it)."""
         sealing.unseal(p, self._load(account, p, day))
+        self._unsealed[(account.id, day)] = p.event_count
         log.info("account %s: unsealed %s for a late event", account.subdomain, day)
 
     def _load(self, account: Account, p: AccountProjection, day: date) -> sealing.SealedDay:

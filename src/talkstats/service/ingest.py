@@ -2,17 +2,18 @@
 
 The promise, whatever fails and wherever: every event the outcome calls `accepted` is
 in the log and in the projection, and nothing is in the projection that is not in the
-log. Events are checked and folded one by one; the accepted ones are appended in one
-durable transaction that succeeds only if the account's log still ends where the
-projection does (another process may have appended meanwhile: then the projection is
-rebuilt and the batch checked again).
+log. The account's write lock, which every process sees, is held from catching up
+with the log to the append, so the batch is checked against the whole log. Events are
+checked and folded one by one; the accepted ones are appended in one durable
+transaction that succeeds only if the account's log still ends where the projection
+does (the backstop: otherwise the projection is rebuilt and the batch checked again).
 
 An unexpected exception while one event is checked or folded (a bug, or a fault test)
 rejects that event with a reason and is logged with its traceback; the projection may
 hold part of it, so the events accepted before it are appended first and the
-projection is rebuilt from the log before the batch goes on. A failure to append
-drops the projection (rebuilt on next use) and answers Unavailable, with nothing of
-the batch acknowledged.
+projection is rebuilt from the log before the batch goes on. A failure of the store
+(to append, or to read back a sealed day while folding) drops the projection (rebuilt
+on next use) and answers Unavailable, with nothing of the batch acknowledged.
 """
 
 from __future__ import annotations

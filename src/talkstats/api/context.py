@@ -15,7 +15,8 @@ created) answers 503 with ``Retry-After`` instead of making the request wait.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import ParamSpec, TypeVar
 
@@ -74,6 +75,18 @@ class ApiContext:
             await run_in_threadpool(self.service.readable_day, account, day, phone_number_ids)
         else:
             self.service.readable_day(account, day, phone_number_ids)
+
+    @asynccontextmanager
+    async def reading(
+        self,
+        account: Account,
+        day: date | None = None,
+        phone_number_ids: list[int] | None = None,
+    ) -> AsyncIterator[AccountProjection]:
+        """The account's projection to read, under its lock, with ``day`` readable."""
+        async with self.lock(account.id):
+            await self.readable(account, day, phone_number_ids)
+            yield self.projection(account)
 
     async def write(
         self, account: Account, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs

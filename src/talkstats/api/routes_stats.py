@@ -39,9 +39,7 @@ def router(ctx: ApiContext) -> APIRouter:
         ids = params.id_list("phone_number_ids", q.get("phone_number_ids"))
         day = params.day(q.get("date"))
         account = caller.account
-        async with ctx.lock(account.id):
-            await ctx.readable(account, day, ids)
-            p = ctx.projection(account)
+        async with ctx.reading(account, day, ids) as p:
             body = stats.account_overview(
                 p,
                 p.effective_now(service.clock()),
@@ -63,9 +61,7 @@ def router(ctx: ApiContext) -> APIRouter:
         pg = params.page(request)
         day = params.day(q.get("date"))
         account = caller.account
-        async with ctx.lock(account.id):
-            await ctx.readable(account, day)
-            p = ctx.projection(account)
+        async with ctx.reading(account, day) as p:
             ordered = (
                 p.directory.agent_ids()
                 if groups is None
@@ -89,9 +85,7 @@ def router(ctx: ApiContext) -> APIRouter:
         caller = await agent(request)
         day = params.day(request.query_params.get("date"))
         account = caller.account
-        async with ctx.lock(account.id):
-            await ctx.readable(account, day)
-            p = ctx.projection(account)
+        async with ctx.reading(account, day) as p:
             body = stats.agents_overview(
                 p, p.effective_now(service.clock()), plan=account.plan, date=day
             )
@@ -106,8 +100,7 @@ def router(ctx: ApiContext) -> APIRouter:
         caller = await agent(request)
         ids = params.id_list("phone_number_ids", request.query_params.get("phone_number_ids"))
         account = caller.account
-        async with ctx.lock(account.id):
-            p = ctx.projection(account)
+        async with ctx.reading(account) as p:
             body = stats.current_queue_activity(
                 p, p.effective_now(service.clock()), phone_number_ids=ids
             )
@@ -125,9 +118,7 @@ def router(ctx: ApiContext) -> APIRouter:
         ids = params.id_list("phone_number_ids", q.get("phone_number_ids"))
         day = params.day(q.get("date"))
         account = caller.account
-        async with ctx.lock(account.id):
-            await ctx.readable(account, day, ids)
-            p = ctx.projection(account)
+        async with ctx.reading(account, day, ids) as p:
             body = stats.service_level(
                 p,
                 p.effective_now(service.clock()),
@@ -149,9 +140,7 @@ def router(ctx: ApiContext) -> APIRouter:
         ids = params.id_list("phone_number_ids", q.get("phone_number_ids"))
         day = params.day(q.get("date"))
         account = caller.account
-        async with ctx.lock(account.id):
-            await ctx.readable(account, day, ids)
-            p = ctx.projection(account)
+        async with ctx.reading(account, day, ids) as p:
             body = stats.timeline(
                 p,
                 p.effective_now(service.clock()),

@@ -12,17 +12,8 @@ from tests.e2e.harness import Server, talkstats
 ADMIN = ("admin@acme.test", "admin-password")
 
 
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database with the account `acme` (America/New_York), made by the CLI.
-
-    SQLite unless the test asks for ``postgres`` (``parametrize("database", [...],
-    indirect=True)``): then a fresh PostgreSQL schema (tests/servers.py).
-    """
-    if getattr(request, "param", "sqlite") == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'talkstats.db'}"
+def create_acme(url: str) -> None:
+    """The account `acme` (America/New_York, professional) and its admin, by the CLI."""
     talkstats(
         "account",
         "create",
@@ -37,6 +28,20 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         ADMIN[1],
         database=url,
     )
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database with the account `acme` (America/New_York), made by the CLI.
+
+    SQLite unless the test asks for ``postgres`` (``parametrize("database", [...],
+    indirect=True)``): then a fresh PostgreSQL schema (tests/servers.py).
+    """
+    if getattr(request, "param", "sqlite") == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'talkstats.db'}"
+    create_acme(url)
     return url
 
 

@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from tests.e2e import fleet
-from tests.e2e.conftest import ADMIN
+from tests.e2e.conftest import ADMIN, create_acme
 from tests.e2e.fleet import CALLS_PER_BATCH, Clock, Event, Reference, complete_calls
-from tests.e2e.harness import Server, talkstats
+from tests.e2e.harness import Server
 from tests.pgcluster import Cluster
 
 psycopg = pytest.importorskip("psycopg", reason="the postgres extra: pip install -e '.[test]'")
@@ -102,20 +102,7 @@ class Client(threading.Thread):
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
 def test_postgresql_stopped_during_ingestion(cluster: Cluster, tmp_path: Path, mode: str) -> None:
     """PostgreSQL stopped during ingestion: 503s, then recovery, nothing acknowledged lost."""
-    talkstats(
-        "account",
-        "create",
-        "acme",
-        "--timezone",
-        "America/New_York",
-        "--plan",
-        "professional",
-        "--admin-email",
-        ADMIN[0],
-        "--admin-password",
-        ADMIN[1],
-        database=cluster.url,
-    )
+    create_acme(cluster.url)
     server = Server(cluster.url, tmp_path, env=fleet.UNLIMITED)
     server.start()
     try:

@@ -163,31 +163,33 @@ class PostgresStore(Store):
         self._reachable = True  # False from a failed connection until one succeeds
         self._connect_errors = 0  # the pool's count of failed connects, last seen
         self.schema, self._identity = self._open(create=create, migrate=migrate)
-        self._pool = ConnectionPool(
-            self._server.conninfo,
-            kwargs={"autocommit": True},
-            min_size=1,
-            max_size=pool_max,
-            timeout=timeout,
-            reconnect_timeout=RECONNECT_TIMEOUT_S,
-            configure=self._configure_pooled,
-            name="talkstats",
-            open=False,
-        )
-        self._pool.open(wait=False)
+        self._pool = self._new_pool("talkstats", 1, pool_max, self._configure_pooled)
         self._writers = AccountLocks()
-        self._lock_pool = ConnectionPool(
+        self._lock_pool = self._new_pool(
+            "talkstats-locks", 0, LOCK_POOL_MAX, self._configure_locking
+        )
+
+    def _new_pool(
+        self,
+        name: str,
+        least: int,
+        most: int,
+        configure: Callable[[psycopg.Connection[Any]], None],
+    ) -> ConnectionPool[psycopg.Connection[Any]]:
+        """An autocommit pool on the server, opened (connecting in the background)."""
+        pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             self._server.conninfo,
             kwargs={"autocommit": True},
-            min_size=0,
-            max_size=LOCK_POOL_MAX,
-            timeout=timeout,
+            min_size=least,
+            max_size=most,
+            timeout=self._timeout,
             reconnect_timeout=RECONNECT_TIMEOUT_S,
-            configure=self._configure_locking,
-            name="talkstats-locks",
+            configure=configure,
+            name=name,
             open=False,
         )
-        self._lock_pool.open(wait=False)
+        pool.open(wait=False)
+        return pool
 
     # -- setup ---------------------------------------------------------------
 

@@ -195,7 +195,7 @@ def test_sealed_days_answer_as_live_ones(
     sealing.service.runtimes.sealer.seal_due(
         sealing.service.account("sealing"),  # type: ignore[arg-type]
         p,
-        p.effective_now(clock.now_ns + 60 * 10**9),
+        p.effective_now(clock.now_ns + 86_400 * 10**9),  # a day on: a check is due
     )
     assert date.fromisoformat(FIRST) not in p.sealed
 

@@ -86,8 +86,7 @@ class FileLocks:
         import fcntl
 
         offset = account_id % _LOCK_SPAN
-        deadline = time.monotonic() + timeout
-        pause = _FIRST_PAUSE_S
+        waited, pause = 0.0, _FIRST_PAUSE_S  # the wait is the sum of the pauses: no clock
         while True:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
@@ -95,9 +94,10 @@ class FileLocks:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):  # another process holds it
                     raise StoreError(f"cannot lock {self.path!r}: {exc.strerror}") from exc
-            if time.monotonic() >= deadline:
+            if waited >= timeout:
                 raise busy(account_id, timeout)
             time.sleep(pause)
+            waited += pause
             pause = min(_LONGEST_PAUSE_S, pause * 2)
         try:
             yield

@@ -3,7 +3,13 @@ and the service_level extension."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from talkstats.domain.aggregates import PeakTimeline
 
 from .story import Story
 
@@ -223,3 +229,62 @@ def test_service_level_counts_a_call_answered_after_a_second_visit() -> None:
     }
     assert s.overview()["average_queue_wait_time"] == 25
     assert s.overview()["average_time_to_answer"] == 70  # 09:00:00 -> 09:01:10
+
+
+def _merged_by_sweep(parts: list[PeakTimeline]) -> tuple[list[int], list[int], list[int]]:
+    """The merged timeline the slow, obvious way: every part's net change per instant,
+    summed per instant across parts, swept in time order."""
+    net: dict[int, int] = defaultdict(int)
+    for part in parts:
+        before = 0
+        for instant, value in zip(part.times, part.values, strict=True):
+            net[instant] += value - before
+            before = value
+    times, values, best = [], [], []
+    level = peak = 0
+    for instant in sorted(net):
+        level += net[instant]
+        peak = max(peak, level)
+        times.append(instant)
+        values.append(level)
+        best.append(peak)
+    return times, values, best
+
+
+_changes = st.lists(
+    st.tuples(st.integers(0, 40), st.sampled_from([1, -1])), max_size=30
+)  # (instant, +1 enters / -1 leaves), in any order: out-of-order adds included
+
+
+@given(st.lists(_changes, max_size=5))
+def test_merging_timelines_equals_sweeping_their_changes(
+    changes: list[list[tuple[int, int]]],
+) -> None:
+    parts = []
+    for part_changes in changes:
+        part = PeakTimeline()
+        for instant, delta in part_changes:
+            part.add(instant, delta)
+        parts.append(part)
+    merged = PeakTimeline.merged(parts)
+    times, values, best = _merged_by_sweep(parts)
+    assert list(merged.times) == times
+    assert list(merged.values) == values
+    assert list(merged.best) == best
+    assert merged.peak == (best[-1] if best else 0)
+
+
+def test_a_merged_timeline_takes_later_changes_like_any_other() -> None:
+    a, b = PeakTimeline(), PeakTimeline()
+    a.add(10, 1)
+    b.add(10, 1)
+    b.add(20, -1)
+    merged = PeakTimeline.merged([a, b])
+    assert (list(merged.times), list(merged.values), merged.peak) == ([10, 20], [2, 1], 2)
+    merged.add(15, 1)  # out of order, into the merged arrays
+    merged.add(30, 2)
+    assert (list(merged.times), list(merged.values), merged.peak) == (
+        [10, 15, 20, 30],
+        [2, 3, 2, 4],
+        4,
+    )

@@ -22,7 +22,7 @@ from talkstats.store import (
     StoreMissing,
     open_store,
 )
-from talkstats.store.sqlite import CACHE_KIB, SCHEMA_VERSION
+from talkstats.store.sqlite import SCHEMA_VERSION, WRITER_CACHE_KIB
 from talkstats.store.urls import sqlite_path
 
 from .contract import StoreContract, events
@@ -138,13 +138,13 @@ def test_kill_mid_append_leaves_nothing_of_the_batch(db_path: Path) -> None:
     setup = SQLiteStore(db_path, create=True)
     account = setup.create_account("acme", "UTC", "team")
     setup.close()
-    rows = 2 * CACHE_KIB // 32  # twice the page cache, so the batch reaches the WAL
+    rows = 2 * WRITER_CACHE_KIB // 32  # twice the page cache, so the batch reaches the WAL
     argv = [sys.executable, "-c", KILLED_MID_APPEND, str(db_path), str(account.id), str(rows)]
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert done.stdout == ""
     wal = Path(f"{db_path}-wal")
-    assert os.path.getsize(wal) > CACHE_KIB * 1024  # uncommitted frames were on disk
+    assert os.path.getsize(wal) > WRITER_CACHE_KIB * 1024  # uncommitted frames were on disk
 
     store = SQLiteStore(db_path, create=True)
     assert [body for _, body in store.read_events(account.id, 0, 10)] == ['"kept"']

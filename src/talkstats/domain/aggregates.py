@@ -10,8 +10,8 @@ import heapq
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field, fields
-from itertools import accumulate, chain, islice
-from operator import sub
+
+import numpy as np
 
 
 @dataclass(slots=True)
@@ -169,24 +169,27 @@ class PeakTimeline:
     @classmethod
     def merged(cls, timelines: list[PeakTimeline]) -> PeakTimeline:
         """The timeline of several together: the same as adding each one's changes in
-        time order, built with C-level iterators (a day of 1M changes in well under a
-        second instead of several)."""
-        combined: dict[int, int] = {}
-        for timeline in timelines:
-            values = timeline.values
-            deltas = map(sub, values, chain((0,), values))
-            if not combined:
-                combined = dict(zip(timeline.times, deltas, strict=False))
-                continue
-            get = combined.get
-            for instant, delta in zip(timeline.times, deltas, strict=False):
-                combined[instant] = get(instant, 0) + delta
+        time order (changes at one instant net out). Vectorized with numpy: a day of a
+        million changes merges in tens of milliseconds."""
+        parts = [timeline for timeline in timelines if timeline.times]
         out = cls()
-        instants = sorted(combined)
-        levels = list(accumulate(map(combined.__getitem__, instants)))
-        out.times = array("q", instants)
-        out.values = array("q", levels)
-        out.best = array("q", islice(accumulate(levels, max, initial=0), 1, None))
+        if not parts:
+            return out
+        times = np.concatenate([np.frombuffer(part.times, dtype=np.int64) for part in parts])
+        deltas = np.concatenate(
+            [np.diff(np.frombuffer(part.values, dtype=np.int64), prepend=0) for part in parts]
+        )
+        order = np.argsort(times, kind="stable")
+        times = times[order]
+        levels = np.cumsum(deltas[order])
+        last = np.empty(len(times), dtype=bool)  # the last change of each instant
+        np.not_equal(times[1:], times[:-1], out=last[:-1])
+        last[-1] = True
+        times, levels = times[last], levels[last]
+        best = np.maximum.accumulate(np.maximum(levels, 0))
+        out.times = array("q", times.tobytes())
+        out.values = array("q", levels.tobytes())
+        out.best = array("q", best.tobytes())
         return out
 
 

@@ -53,7 +53,12 @@ BUSY_TIMEOUT_S: Final = 5.0
 # Ids per `IN (...)` query in find_events: below SQLite's historic limit of 999
 # bound variables, which some system builds still have.
 FIND_CHUNK: Final = 500
-CACHE_KIB: Final = 65536
+# SQLite's own page cache per connection. The writer's keeps the log's and indexes'
+# hot pages; the reader's serves lookups and reads of sealed days and records, which
+# the operating system's file cache serves nearly as fast: a large one would only add
+# a sealed day's pages to the process's memory after each read of a past day.
+WRITER_CACHE_KIB: Final = 65536
+READER_CACHE_KIB: Final = 8192
 
 # The schema and its versions live in store/migrations (versions.py), shared with
 # the PostgreSQL store.
@@ -124,7 +129,7 @@ class SQLiteStore(Store):
             # ":memory:" is private to its connection: the writer reads too.
             self._reader = conn if self._memory else self._open()
             if self._reader is not conn:
-                self._configure(self._reader)
+                self._configure(self._reader, READER_CACHE_KIB)
                 self._reader.execute("PRAGMA query_only = ON")
         except BaseException:
             self.close()
@@ -179,7 +184,7 @@ class SQLiteStore(Store):
         if self._lost is not None:
             raise StoreLost(self._lost)
 
-    def _configure(self, conn: sqlite3.Connection) -> None:
+    def _configure(self, conn: sqlite3.Connection, cache_kib: int = WRITER_CACHE_KIB) -> None:
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal" and not self._memory:
@@ -187,7 +192,7 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA fullfsync = ON")  # macOS: flush the drive cache too
-            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            conn.execute(f"PRAGMA cache_size = -{cache_kib}")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot configure SQLite database {self.path!r}: {exc}") from exc
 

@@ -21,6 +21,7 @@ import pytest
 from talkstats.api.app import create_app
 from talkstats.config import load_settings
 from talkstats.service import Talkstats
+from talkstats.service import ingest as ingestion
 from talkstats.store import SQLiteStore
 
 from .conftest import ADMIN, CHEAP, OTHER_ADMIN, FakeClock, basic, build, local_iso, local_ns
@@ -85,15 +86,15 @@ def test_a_slow_batch_in_one_account_does_not_hold_up_another(
     service, clock, acme_account, other_account = build(tmp_path, {})
     clock.now_ns = local_ns("09:00:00")
     inside, release = threading.Event(), threading.Event()
-    real_ingest = service.ingest
+    real_run = ingestion._Batch.run
 
-    def slow_ingest(account: Any, objs: Any) -> Any:
-        if account.subdomain == "acme":
+    def slow_run(batch: Any) -> Any:  # folding and committing: acme's lock is held
+        if batch.account.subdomain == "acme":
             inside.set()
             release.wait(GUARD)
-        return real_ingest(account, objs)
+        return real_run(batch)
 
-    monkeypatch.setattr(service, "ingest", slow_ingest)
+    monkeypatch.setattr(ingestion._Batch, "run", slow_run)
 
     async def scenario() -> None:
         async with running(service) as (app, client):
@@ -115,6 +116,54 @@ def test_a_slow_batch_in_one_account_does_not_hold_up_another(
 
     asyncio.run(scenario())
     service.close()
+
+
+def test_reads_of_an_account_do_not_wait_for_its_batch_waiting_on_the_store(
+    tmp_path: Path,
+) -> None:
+    """A batch waiting for the write lock (another process appending, say) or reading
+    the store holds nothing the account's reads need; they answer from the projection
+    as it stands, and the batch goes on once the lock is free."""
+    service, clock, acme_account, _ = build(tmp_path, {})
+    clock.now_ns = local_ns("09:00:00")
+    assert service.ingest(acme_account, events(4)).accepted == 4
+    taken, release = threading.Event(), threading.Event()
+
+    def another_writer() -> None:  # holds acme's write lock as another process would
+        with service.store.write_lock(acme_account.id):
+            taken.set()
+            release.wait(GUARD)
+
+    async def scenario() -> None:
+        async with running(service) as (app, client):
+            holder = threading.Thread(target=another_writer)
+            holder.start()
+            await wait(taken)
+            post = asyncio.create_task(
+                client.post(
+                    **acme("/api/v2/channels/voice/events"), json={"events": events(14, "f")[4:]}
+                )
+            )
+            for path in ("account_overview", "agents_activity", "current_queue_activity"):
+                r = await asyncio.wait_for(client.get(**acme(f"{STATS}/{path}")), GUARD)
+                assert r.status_code == 200, r.text
+            r = await asyncio.wait_for(client.get(**acme(f"{STATS}/agents_activity")), GUARD)
+            assert _state_of_agent_2(r.json()) == "away"  # of 4 events, the last: e3
+            assert not post.done()  # still waiting for the write lock
+            release.set()
+            r = await asyncio.wait_for(post, GUARD)
+            assert r.status_code == 200 and r.json()["accepted"] == 10
+            await asyncio.to_thread(holder.join, GUARD)
+            r = await client.get(**acme(f"{STATS}/agents_activity"))
+            assert _state_of_agent_2(r.json()) == "away"  # f13
+
+    asyncio.run(scenario())
+    service.close()
+
+
+def _state_of_agent_2(body: dict[str, Any]) -> str:
+    (row,) = [row for row in body["agents_activity"] if row["agent_id"] == 2]
+    return str(row["agent_state"])
 
 
 def _restart(tmp_path: Path, clock: FakeClock, **settings: Any) -> Talkstats:

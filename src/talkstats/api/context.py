@@ -2,11 +2,15 @@
 
 The service's projections are plain Python objects with no lock of their own. Each
 account has an ``asyncio.Lock``: reads of its statistics run on the event loop,
-synchronously, while holding it; writes (ingestion, availability, reference data)
-take the same lock and run in a worker thread, so the loop stays free and no read ever
-sees a half-applied event. Accounts never wait for each other: a 10,000-event batch or
-a log replay in one account leaves every other account's reads as fast as when idle.
-An uncontended ``asyncio.Lock`` costs no suspension, so a read pays almost nothing.
+synchronously, while holding it; writes run in a worker thread and hold the same lock
+only while they change the projection, so no read ever sees a half-applied event and
+none waits for the database. Ingestion and following the log take it from their thread
+through ``guard`` (the service's ``Runtimes.guard``): around folding and committing a
+batch, not around reading the store or waiting for the write lock another process
+holds. Reference-data writes hold it for their whole call (``write``). Accounts never
+wait for each other: a 10,000-event batch or a log replay in one account leaves every
+other account's reads as fast as when idle. An uncontended ``asyncio.Lock`` costs no
+suspension, so a read pays almost nothing.
 
 A projection that is still loading (at start, or for an account another process just
 created) answers 503 with ``Retry-After`` instead of making the request wait.
@@ -15,8 +19,10 @@ created) answers 503 with ``Retry-After`` instead of making the request wait.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import concurrent.futures
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date
 from typing import ParamSpec, TypeVar
 
@@ -27,6 +33,7 @@ from ..service import Loading, Talkstats
 from ..store.base import Account, User
 from .errors import LOADING_RETRY_AFTER, ServiceUnavailable
 
+STOPPED_CHECK_SECONDS = 1.0  # how often a thread waiting for a lock checks the loop runs
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -37,12 +44,60 @@ class ApiContext:
     def __init__(self, service: Talkstats) -> None:
         self.service = service
         self._locks: dict[int, asyncio.Lock] = {}
+        self._writers: dict[int, asyncio.Lock] = {}  # ingestion of this process, in turn
         # (account id, user id) -> User. Users are never updated or deleted through the
         # Store protocol, so a record once read stays right; this keeps a cached
         # credential from costing a store round trip on the event loop.
         self.users: dict[tuple[int, int], User] = {}
         # Set by the app's lifespan: loads projections and follows the log (upkeep.py).
         self.request_load: Callable[[Account], None] = lambda account: None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._held = threading.local()  # .accounts: ids whose lock this thread holds
+
+    def bind(self) -> None:
+        """Serve the service's guard from this event loop (call on the loop; idempotent)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop = loop
+            self.service.runtimes.guard = self.guard
+
+    @contextmanager
+    def guard(self, account_id: int) -> Iterator[None]:
+        """The account's lock, held from a worker thread while it changes the projection.
+
+        Re-entrant for the thread. Reads queue on the lock as usual; the thread waits
+        for the reads ahead of it, then holds the lock until it leaves the block.
+        """
+        held: set[int] | None = getattr(self._held, "accounts", None)
+        if held is None:
+            held = self._held.accounts = set()
+        loop = self._loop
+        if account_id in held or loop is None:
+            yield
+            return
+        if loop.is_running() and _on_loop(loop):
+            raise RuntimeError("the projection guard is taken from worker threads only")
+
+        async def acquire() -> asyncio.Lock:
+            lock = self.lock(account_id)
+            await lock.acquire()
+            return lock
+
+        waiting = asyncio.run_coroutine_threadsafe(acquire(), loop)
+        while True:
+            try:
+                lock = waiting.result(timeout=STOPPED_CHECK_SECONDS)
+                break
+            except concurrent.futures.TimeoutError:
+                if not loop.is_running():  # the server stopped: never wait forever
+                    waiting.cancel()
+                    raise RuntimeError("the server's event loop stopped") from None
+        held.add(account_id)
+        try:
+            yield
+        finally:
+            held.discard(account_id)
+            loop.call_soon_threadsafe(lock.release)
 
     def lock(self, account_id: int) -> asyncio.Lock:
         """The lock that serializes everything touching one account's projection."""
@@ -91,13 +146,38 @@ class ApiContext:
     async def write(
         self, account: Account, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        """Run a service call that changes the account: under its lock, off the loop."""
+        """Run a service call that changes the account: under its lock, off the loop.
+
+        For calls that take no store write lock (reference data); ingestion guards its
+        own changes (``changing``).
+        """
         async with self.lock(account.id):
+            return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def changing(
+        self, account: Account, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """Run ingestion (or anything else that takes the store's write lock) off the
+        loop. It holds the account's lock through ``guard``, only to change the
+        projection; the account's writers of this process queue here, on the loop,
+        rather than each in a worker thread waiting for the store's write lock."""
+        self.bind()
+        writers = self._writers.get(account.id)
+        if writers is None:
+            writers = self._writers[account.id] = asyncio.Lock()
+        async with writers:
             return await run_in_threadpool(fn, *args, **kwargs)
 
     async def blocking(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a store read (or a hash) off the loop; projections are not touched."""
         return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _left(exc: Loading) -> str:

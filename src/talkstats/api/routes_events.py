@@ -90,7 +90,7 @@ def router(ctx: ApiContext) -> APIRouter:
             # appended during a batch) is waited for under the account's lock instead
             ctx.projection(account)
         outcome = (
-            await ctx.write(account, service.ingest, account, objs)
+            await ctx.changing(account, service.ingest, account, objs)
             if objs
             else BatchOutcome([], 0, 0, 0)
         )

@@ -79,7 +79,7 @@ def router(ctx: ApiContext) -> APIRouter:
             current = stats.availability(p, agent_id)
         if current["agent_state"] != state or (via is not None and current["via"] != via):
             assert state is not None
-            outcome = await ctx.write(
+            outcome = await ctx.changing(
                 account, service.set_availability, account, agent_id, agent_state=state, via=via
             )
             _raise_if_rejected(outcome)

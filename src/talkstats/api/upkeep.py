@@ -64,6 +64,7 @@ class Upkeep:
     # --- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.ctx.bind()
         self.service.inline_snapshots = False  # snapshots are this object's job now
         self._stop.clear()
         self.ctx.request_load = self.request_load
@@ -199,8 +200,8 @@ class Upkeep:
     async def _follow(self, account: Account, head: int | None = None) -> None:
         service = self.service
         if await run_in_threadpool(service.behind, account, head):
-            async with self.ctx.lock(account.id):
-                await run_in_threadpool(service.follow, account)
+            # reads the log outside the account's lock, folds inside it (Runtimes.guard)
+            await run_in_threadpool(service.follow, account)
 
     async def _snapshot_if_due(self, account: Account) -> None:
         service = self.service

@@ -177,8 +177,8 @@ async def _serve(
             if not events:
                 continue
             try:
-                if context is not None:  # in a worker thread, under the account's lock
-                    await context.write(account, driver.send, events)
+                if context is not None:  # in a worker thread, guarded as HTTP ingestion is
+                    await context.changing(account, driver.send, events)
                 else:
                     driver.send(events)
             except Exception as exc:  # keep serving; the failure is shown

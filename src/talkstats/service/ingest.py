@@ -3,10 +3,14 @@
 The promise, whatever fails and wherever: every event the outcome calls `accepted` is
 in the log and in the projection, and nothing is in the projection that is not in the
 log. The account's write lock, which every process sees, is held from catching up
-with the log to the append, so the batch is checked against the whole log. Events are
-checked and folded one by one; the accepted ones are appended in one durable
+with the log to the append, so the batch is checked against the whole log. The store
+is read (what the log lacks, which ids it holds already, which call ids belong to
+sealed days) before the projection's guard is taken; inside the guard, events are
+checked and folded one by one and the accepted ones are appended in one durable
 transaction that succeeds only if the account's log still ends where the projection
 does (the backstop: otherwise the projection is rebuilt and the batch checked again).
+So a read of the account waits for the fold and the commit, never for the lock of
+another process or for the reads before them.
 
 An unexpected exception while one event is checked or folded (a bug, or a fault test)
 rejects that event with a reason and is logged with its traceback; the projection may
@@ -65,8 +69,11 @@ def ingest(
                 log.warning("account %s: no write lock: %s", account.subdomain, exc)
                 raise Unavailable("the event log is busy or unreachable; retry later") from exc
             runtime = _writable(runtimes, account)  # caught up under the lock
+            batch = _Batch(runtimes, account, runtime, objs, server_now)
+            batch.prepare()  # the store's answers the batch needs, outside the guard
             try:
-                outcome = _Batch(runtimes, account, runtime, objs, server_now).run()
+                with runtimes.guard(account.id):
+                    outcome = batch.run()
             except _Stale:  # a writer that ignores the lock (never ours): check again
                 log.info(
                     "the log of account %s moved during a batch; checking it again",
@@ -85,8 +92,9 @@ def _seal(runtimes: Runtimes, account: Account, server_now: int) -> None:
         return
     projection = runtime.projection
     try:
-        runtimes.sealer.seal_due(account, projection, projection.effective_now(server_now))
-        runtimes.sealer.direct(account, projection)
+        with runtimes.guard(account.id):
+            runtimes.sealer.seal_due(account, projection, projection.effective_now(server_now))
+            runtimes.sealer.direct(account, projection)
     except Exception:  # the batch is stored and acknowledged whatever happens here
         log.exception("sealing past days of account %s failed", account.subdomain)
 
@@ -120,22 +128,41 @@ class _Batch:
         self.objs = objs
         self.server_now = server_now
         self.rows: list[tuple[str, str]] = []  # accepted, not yet appended
+        self.parsed: list[Event | EventRejected] = []
+        self.stored: dict[str, str] = {}  # ids of the batch the log holds -> their bodies
+        self.sealed_calls: set[str] = set()
+        self.sealed_then: object = None  # the projection's sealed days when looked up
 
-    def run(self) -> BatchOutcome:
-        parsed = decode_batch(self.objs)
-        ids = [item.id for item in parsed if type(item) is Event]
+    def prepare(self) -> None:
+        """Decode the batch and ask the store what it needs (no projection change)."""
+        self.parsed = parsed = decode_batch(self.objs)
+        events = [item for item in parsed if type(item) is Event]
         try:
-            stored = self.store.find_events(self.account.id, ids) if ids else {}
-            self.runtimes.sealer.prefetch(
-                self.account, self.runtime.projection, [e for e in parsed if type(e) is Event]
-            )
+            ids = [e.id for e in events]
+            self.stored = self.store.find_events(self.account.id, ids) if ids else {}
+            self._look_up_sealed_calls(events)
         except StoreError as exc:
             raise Unavailable("the event log cannot be read right now; retry later") from exc
+
+    def _look_up_sealed_calls(self, events: list[Event]) -> None:
+        projection = self.runtime.projection
+        self.sealed_then = tuple(projection.sealed.items())
+        self.sealed_calls = self.runtimes.sealer.sealed_calls(self.account, projection, events)
+
+    def run(self) -> BatchOutcome:
+        """Check, fold and append the batch (the caller holds the projection's guard)."""
+        parsed, stored = self.parsed, self.stored
+        projection = self.runtime.projection
+        if tuple(projection.sealed.items()) != self.sealed_then:  # a day was sealed since
+            try:
+                self._look_up_sealed_calls([item for item in parsed if type(item) is Event])
+            except StoreError as exc:
+                raise Unavailable("the event log cannot be read right now; retry later") from exc
+        self.runtimes.sealer.use_sealed_calls(projection, self.sealed_calls)
         in_batch: dict[str, Event] = {}
         results: list[EventOutcome] = []
         accepted = duplicates = 0
         reasons: dict[str, int] = {}  # rejections by class (domain/reasons.py)
-        projection = self.runtime.projection
         for index, item in enumerate(parsed):
             if isinstance(item, EventRejected):
                 results.append(

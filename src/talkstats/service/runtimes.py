@@ -7,8 +7,12 @@ data that changed. Snapshots are taken in two steps (`take` under the caller's l
 `save` without it) so that writing a large blob never holds up the account; a failed
 save is logged and tried again later, with a growing pause.
 
-Callers serialize access per account (the API holds a per-account lock; the CLI is one
-thread): a `Runtimes` object never blocks one account for another.
+Who may touch a projection: every change to a published projection happens inside
+``guard(account_id)``, and store reads happen outside it. The API sets the guard to
+the account's read lock (api/context.py), so a read waits for a change to be applied,
+never for the database; the CLI is one thread and needs none (the default). Writers
+of one account take the store's write lock first and the guard second, never the
+other way round. A `Runtimes` object never blocks one account for another.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import logging
 import pickle
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +125,14 @@ class LoadProgress:
     events_left: int | None = None
 
 
+Guard = Callable[[int], AbstractContextManager[object]]
+
+
+def unguarded(account_id: int) -> AbstractContextManager[object]:
+    """The guard of a single-threaded caller (the CLI, tests): nothing to exclude."""
+    return nullcontext()
+
+
 class Runtimes:
     """The loaded projections of every account, and the work of keeping them current."""
 
@@ -127,6 +140,9 @@ class Runtimes:
         self.store = store
         self.settings = settings
         self.monotonic = monotonic
+        # Entered (from the thread doing the work) around every change to a published
+        # projection; re-entrant for that thread. See the module's docstring.
+        self.guard: Guard = unguarded
         self._loaded: dict[int, Runtime] = {}
         self._ever_loaded: set[int] = set()  # loaded once, even if dropped since
         self._loading: dict[int, LoadProgress] = {}
@@ -227,20 +243,34 @@ class Runtimes:
     def catch_up(
         self, account: Account, runtime: Runtime, progress: LoadProgress | None = None
     ) -> int:
-        """Fold the log entries after the runtime's position; how many were read."""
+        """Fold the log entries after the runtime's position; how many were folded.
+
+        Each chunk is read from the store outside the guard and folded inside it, so
+        a published projection is never held for the database. Another thread of this
+        process (ingestion catching up, say) may fold some of a chunk first: what it
+        folded is skipped.
+        """
         read = 0
         projection = runtime.projection
+        published = self._loaded.get(account.id) is runtime
+        guard = self.guard if published else unguarded
         while True:
             rows = self.store.read_events(account.id, runtime.seq, READ_CHUNK)
-            if not rows:
+            with guard(account.id):
+                if not rows:
+                    self.sealer.direct(account, projection)
+                    return read
+                if rows[0][0] <= runtime.seq:  # folded meanwhile by another thread
+                    rows = [row for row in rows if row[0] > runtime.seq]
+                    if not rows:
+                        continue
+                self.sealer.replaying(projection)
+                self._replay(account, projection, rows)
+                # a long replay seals as it goes, so it never holds more than a few days
+                self.sealer.seal_due(account, projection, projection.latest_time)
                 self.sealer.direct(account, projection)
-                return read
-            self.sealer.replaying(projection)
-            self._replay(account, projection, rows)
-            # a long replay seals as it goes, so it never holds more than a few days
-            self.sealer.seal_due(account, projection, projection.latest_time)
-            runtime.seq = rows[-1][0]
-            runtime.folded += len(rows)
+                runtime.seq = rows[-1][0]
+                runtime.folded += len(rows)
             read += len(rows)
             if progress is not None and progress.events_left is not None:
                 progress.events_left = max(0, progress.events_left - len(rows))
@@ -310,8 +340,10 @@ class Runtimes:
         changed = False
         reference = self.store.reference_version(account.id)
         if reference != runtime.reference:
-            runtime.projection.directory = self.directory(account)
-            runtime.reference = reference
+            directory = self.directory(account)
+            with self.guard(account.id):
+                runtime.projection.directory = directory
+                runtime.reference = reference
             changed = True
         if self.store.log_head(account.id) > runtime.seq:
             changed = self.catch_up(account, runtime) > 0 or changed

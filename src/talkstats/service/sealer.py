@@ -132,19 +132,24 @@ class Sealer:
 
     # --- call ids of sealed days ----------------------------------------------------
 
-    def prefetch(self, account: Account, p: AccountProjection, events: Sequence[Event]) -> None:
-        """Look up, in one query, which call ids of a batch belong to sealed days."""
+    def sealed_calls(
+        self, account: Account, p: AccountProjection, events: Sequence[Event]
+    ) -> set[str]:
+        """Which call ids of a batch belong to sealed days: one store query, and no
+        change to the projection (callable outside the account's guard)."""
         if not p.sealed:
-            p.sealed_call = _never
-            return
+            return set()
         calls, finished = p.calls, p.finished_calls
         ids = [
             e.call_id
             for e in events
             if e.call_id is not None and e.call_id not in calls and e.call_id not in finished
         ]
-        found = self.store.find_sealed_calls(account.id, ids) if ids else set()
-        p.sealed_call = found.__contains__
+        return self.store.find_sealed_calls(account.id, ids) if ids else set()
+
+    def use_sealed_calls(self, p: AccountProjection, found: set[str]) -> None:
+        """Answer the batch's sealed call ids from what ``sealed_calls`` found."""
+        p.sealed_call = found.__contains__ if p.sealed else _never
 
     def direct(self, account: Account, p: AccountProjection) -> None:
         """Answer sealed call ids with one store query each (outside batches)."""

@@ -99,6 +99,7 @@ def fold(
             for earlier in (now, now + 3 * NS):  # warm read caches at other *now*s first
                 for day in days_of(p, stream, now):
                     stats.agents_overview(p, earlier, plan=PLAN, date=day)
+                    stats.agents_activity(p, earlier, plan=PLAN, agent_ids=list(AGENTS), date=day)
             reads[i] = read_all(p, stream, now + 7 * NS)
         if i in snapshot_at:
             p = pickle.loads(pickle.dumps(p))

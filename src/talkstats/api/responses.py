@@ -17,7 +17,10 @@ class JSONResponse(Response):
     media_type = MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        try:  # the fast path: every key a str (OPT_NON_STR_KEYS costs a third more)
+            return orjson.dumps(content)
+        except TypeError:
+            return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 def json_response(

@@ -270,18 +270,22 @@ def agents_activity(
     agent_ids: Iterable[int],
     date: date | None = None,
 ) -> list[dict[str, Any]]:
-    """GET agents_activity rows for the given agents, in the given order (keys sorted)."""
+    """GET agents_activity rows for the given agents, in the given order (keys sorted).
+
+    What a row holds apart from its four status times changes only with events, so it
+    is built once per state of the projection (``_activity_bases``) and copied; the
+    status times, which grow with *now* while an agent is online, are added per read.
+    """
     w = window(p, now, date)
-    day_totals = p.agent_days.get(w.day, {})
-    professional = is_professional(plan)
+    bases = _activity_bases(p, w, is_professional(plan))
     agents = p.agents
-    infos = p.directory.agents
     rows = []
     for agent_id in agent_ids:
-        info = infos[agent_id]
+        base = bases.get(agent_id)
+        if base is None:
+            base = bases[agent_id] = _activity_base(p, w, agent_id, is_professional(plan))
+        row, online, available, away, transfers_only = base
         agent = agents.get(agent_id)
-        t = day_totals.get(agent_id) or _ZERO_TOTALS
-        online, available, away, transfers_only = t.online, t.available, t.away, t.transfers_only
         span = _open_span(agent, w)
         if span:
             assert agent is not None
@@ -301,60 +305,95 @@ def agents_activity(
                 transfers_only += whole
             elif whole_available:
                 available += whole
-        status, via, forwarding = _state_at_end_of(agent, w)
-        call_status = agent.call_status if agent is not None and w.today else None
-        talk = t.call_duration - t.hold_time
-        if professional:
-            row: dict[str, Any] = {
-                "accepted_third_party_conferences": t.accepted_conferences,
-                "accepted_transfers": t.accepted_transfers,
-                "agent_id": agent_id,
-                "agent_state": status,
-                "available_time": round_seconds(available),
-                "avatar_url": info.avatar_url,
-                "average_hold_time": average_seconds(t.hold_time, t.legs),
-                "average_talk_time": average_seconds(talk, t.legs),
-                "average_wrap_up_time": average_seconds(t.wrap_up_time, t.wrap_ups),
-                "away_time": round_seconds(away),
-                "call_status": call_status,
-                "calls_accepted": t.accepted,
-                "calls_denied": t.denied,
-                "calls_missed": t.missed,
-                "calls_put_on_hold": t.calls_put_on_hold,
-                "forwarding_number": forwarding,
-                "name": info.name,
-                "online_time": round_seconds(online),
-                "started_third_party_conferences": t.started_conferences,
-                "started_transfers": t.started_transfers,
-                "total_call_duration": round_seconds(t.call_duration),
-                "total_hold_time": round_seconds(t.hold_time),
-                "total_talk_time": round_seconds(talk),
-                "total_wrap_up_time": round_seconds(t.wrap_up_time),
-                "transfers_only_time": round_seconds(transfers_only),
-                "via": via,
-            }
-        else:
-            row = {
-                "agent_id": agent_id,
-                "agent_state": status,
-                "available_time": round_seconds(available),
-                "avatar_url": info.avatar_url,
-                "away_time": round_seconds(away),
-                "call_status": call_status,
-                "calls_accepted": t.accepted,
-                "calls_denied": t.denied,
-                "calls_missed": t.missed,
-                "forwarding_number": forwarding,
-                "name": info.name,
-                "online_time": round_seconds(online),
-                "total_call_duration": round_seconds(t.call_duration),
-                "total_talk_time": round_seconds(talk),
-                "total_wrap_up_time": round_seconds(t.wrap_up_time),
-                "transfers_only_time": round_seconds(transfers_only),
-                "via": via,
-            }
+        row = row.copy()  # the keys keep their (sorted) places as they are set
+        row["available_time"] = round_seconds(available)
+        row["away_time"] = round_seconds(away)
+        row["online_time"] = round_seconds(online)
+        row["transfers_only_time"] = round_seconds(transfers_only)
         rows.append(row)
     return rows
+
+
+# agent id -> (row without its status times, closed online, available, away and
+# transfers-only time of the window's day)
+_ActivityBases = dict[int, tuple[dict[str, Any], int, int, int, int]]
+
+
+def _activity_bases(p: AccountProjection, w: Window, professional: bool) -> _ActivityBases:
+    """The agents' rows built since the projection's last event, for this window."""
+    key = ("agents_activity", w.day, w.start, None if w.today else w.end, professional)
+    state = (p.event_count, len(p.directory.agents))
+    cached = p.read_cache.get(key)
+    if isinstance(cached, tuple) and cached[0] == state:
+        bases: _ActivityBases = cached[1]
+        return bases
+    if len(p.read_cache) > 64:
+        p.read_cache.clear()
+    bases = {}
+    p.read_cache[key] = (state, bases)
+    return bases
+
+
+def _activity_base(
+    p: AccountProjection, w: Window, agent_id: int, professional: bool
+) -> tuple[dict[str, Any], int, int, int, int]:
+    info = p.directory.agents[agent_id]
+    agent = p.agents.get(agent_id)
+    t = p.agent_days.get(w.day, {}).get(agent_id) or _ZERO_TOTALS
+    status, via, forwarding = _state_at_end_of(agent, w)
+    call_status = agent.call_status if agent is not None and w.today else None
+    talk = t.call_duration - t.hold_time
+    row: dict[str, Any]
+    if professional:
+        row = {
+            "accepted_third_party_conferences": t.accepted_conferences,
+            "accepted_transfers": t.accepted_transfers,
+            "agent_id": agent_id,
+            "agent_state": status,
+            "available_time": 0,
+            "avatar_url": info.avatar_url,
+            "average_hold_time": average_seconds(t.hold_time, t.legs),
+            "average_talk_time": average_seconds(talk, t.legs),
+            "average_wrap_up_time": average_seconds(t.wrap_up_time, t.wrap_ups),
+            "away_time": 0,
+            "call_status": call_status,
+            "calls_accepted": t.accepted,
+            "calls_denied": t.denied,
+            "calls_missed": t.missed,
+            "calls_put_on_hold": t.calls_put_on_hold,
+            "forwarding_number": forwarding,
+            "name": info.name,
+            "online_time": 0,
+            "started_third_party_conferences": t.started_conferences,
+            "started_transfers": t.started_transfers,
+            "total_call_duration": round_seconds(t.call_duration),
+            "total_hold_time": round_seconds(t.hold_time),
+            "total_talk_time": round_seconds(talk),
+            "total_wrap_up_time": round_seconds(t.wrap_up_time),
+            "transfers_only_time": 0,
+            "via": via,
+        }
+    else:
+        row = {
+            "agent_id": agent_id,
+            "agent_state": status,
+            "available_time": 0,
+            "avatar_url": info.avatar_url,
+            "away_time": 0,
+            "call_status": call_status,
+            "calls_accepted": t.accepted,
+            "calls_denied": t.denied,
+            "calls_missed": t.missed,
+            "forwarding_number": forwarding,
+            "name": info.name,
+            "online_time": 0,
+            "total_call_duration": round_seconds(t.call_duration),
+            "total_talk_time": round_seconds(talk),
+            "total_wrap_up_time": round_seconds(t.wrap_up_time),
+            "transfers_only_time": 0,
+            "via": via,
+        }
+    return row, t.online, t.available, t.away, t.transfers_only
 
 
 _AGENT_SUMS = (

@@ -61,7 +61,7 @@ def ingest(
     is loaded before it is taken, so a long replay never holds up other processes.
     """
     for _ in range(STALE_ATTEMPTS):
-        _writable(runtimes, account)  # loaded (maybe replayed) outside the lock
+        _loaded(runtimes, account)  # (re)built from the store outside the lock, if need be
         with ExitStack() as held:
             try:
                 held.enter_context(runtimes.store.write_lock(account.id))
@@ -97,6 +97,15 @@ def _seal(runtimes: Runtimes, account: Account, server_now: int) -> None:
             runtimes.sealer.direct(account, projection)
     except Exception:  # the batch is stored and acknowledged whatever happens here
         log.exception("sealing past days of account %s failed", account.subdomain)
+
+
+def _loaded(runtimes: Runtimes, account: Account) -> None:
+    """The account's projection is loaded (a replay, if it was not, runs here)."""
+    try:
+        runtimes.load(account)
+    except StoreError as exc:
+        log.error("the store of account %s cannot be read: %s", account.subdomain, exc)
+        raise Unavailable("the event log cannot be read right now; retry later") from exc
 
 
 def _writable(runtimes: Runtimes, account: Account) -> Runtime:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from talkstats.config import Settings
+from talkstats.gctune import release_free_memory
 from talkstats.domain import sealing
 from talkstats.domain.events import Event
 from talkstats.domain.projection import AccountProjection
@@ -91,7 +92,9 @@ class Sealer:
                 f"{len(call_ids):,}",
                 f"{len(blob):,}",
             )
-        if not sealed:
+        if sealed:
+            release_free_memory()  # the day's objects are gone: so are their pages
+        else:
             self._next_check[account.id] = (p.event_count + CHECK_EVENTS, today)
         return sealed
 

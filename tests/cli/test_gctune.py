@@ -28,3 +28,10 @@ def test_compose_raises_the_young_generation_threshold(tmp_path: Path) -> None:
         assert gc.isenabled()  # cycles are still collected
     finally:
         service.close()
+
+
+def test_free_heap_pages_go_back_to_the_system_where_glibc_can() -> None:
+    import platform
+
+    released = gctune.release_free_memory()
+    assert released == (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")

@@ -1,4 +1,5 @@
-"""Sealing a day gives the freed heap back to the system (gctune.release_free_memory)."""
+"""Sealing a day, and reading one back, give the freed heap back to the system
+(gctune.release_free_memory)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from talkstats.simulator import Simulator, load_scenario, scenario_path
 from .conftest import NS, START, World
 
 
-def test_sealing_a_day_releases_the_freed_heap(
+def test_sealing_and_reading_back_a_day_release_the_freed_heap(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     releases: list[None] = []
@@ -33,3 +34,8 @@ def test_sealing_a_day_releases_the_freed_heap(
     later = {**event, "id": "later-2", "time": format_instant(clock.ns), "state": "away"}
     assert service.ingest(account, [later]).accepted
     assert len(releases) == 1  # nothing more to seal, nothing more to release
+    (sealed,) = service.projection(account).sealed
+    service.readable_day(account, sealed)  # loaded back from the store, whole
+    assert len(releases) == 2
+    service.readable_day(account, sealed)  # already in memory: nothing loaded
+    assert len(releases) == 2

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from datetime import date
 
 from talkstats.config import Settings
-from talkstats.gctune import release_free_memory
 from talkstats.domain import sealing
 from talkstats.domain.events import Event
 from talkstats.domain.projection import AccountProjection
+from talkstats.gctune import release_free_memory
 from talkstats.store.base import Account, Store, StoreError
 
 log = logging.getLogger("talkstats")
@@ -116,6 +116,8 @@ class Sealer:
         sealing.mount(p, self._load(account, p, day), timelines=timelines)
         while len(p.mounted) > max(1, self.capacity):
             sealing.unmount(p, next(iter(p.mounted)))
+        # the stored form was read whole (tens of MB for a large day) and mostly dropped
+        release_free_memory()
 
     def unseal(self, account: Account, p: AccountProjection, day: date) -> None:
         """Make a sealed day live again (an event falls on it)."""

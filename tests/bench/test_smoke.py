@@ -169,3 +169,12 @@ def test_scaleout_and_writers_run_on_postgresql(postgres_server: str) -> None:
     out = _script("bench/writers.py", "--quick", "--no-record", env=env)
     rows = [line for line in out.splitlines() if line.startswith(("| SQLite |", "| PostgreSQL |"))]
     assert len(rows) == 16 and "rejected" not in out  # 8 measured, 8 in the table
+
+
+def test_stats_cost_runs() -> None:
+    """bench/stats_cost.py on a tiny day: a line per endpoint (values not checked)."""
+    out = _script("bench/stats_cost.py", "--calls", "1000", "--reads", "3")
+    for name in ("account_overview", "agents_activity (100 rows)", "agents_overview",
+                 "current_queue_activity", "service_level"):  # fmt: skip
+        assert any(line.startswith(f"{name}: ") and line.endswith(" us a read")
+                   for line in out.splitlines()), (name, out)  # fmt: skip

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 
@@ -23,6 +24,7 @@ from talkstats.config import load_settings
 from talkstats.service import Talkstats
 from talkstats.service import ingest as ingestion
 from talkstats.store import SQLiteStore
+from talkstats.store.base import NewUser
 
 from .conftest import ADMIN, CHEAP, OTHER_ADMIN, FakeClock, basic, build, local_iso, local_ns
 
@@ -272,6 +274,120 @@ def test_snapshots_are_taken_in_the_background_not_by_the_batch(
             assert saved == []  # not on the request path
             await app.state.upkeep.tick()
             assert saved == [service.store.log_head(acme_account.id)]
+
+    asyncio.run(scenario())
+    service.close()
+
+
+def test_the_service_ingests_after_its_server_stopped(tmp_path: Path) -> None:
+    """The CLI may ingest once the server's loop is gone (the demo ends its open calls
+    on Ctrl-C): the account's lock went with the loop, and nothing waits for it."""
+    service, clock, acme_account, _ = build(tmp_path, {})
+    clock.now_ns = local_ns("09:00:00")
+
+    async def scenario() -> None:
+        async with running(service) as (_, client):
+            r = await client.post(
+                **acme("/api/v2/channels/voice/events"), json={"events": events(2)}
+            )
+            assert r.json()["accepted"] == 2
+
+    asyncio.run(scenario())
+    assert service.ingest(acme_account, events(4)[2:]).accepted == 2
+    service.close()
+
+
+def test_writers_waiting_for_the_store_never_take_the_threads_a_lock_holder_needs(
+    tmp_path: Path,
+) -> None:
+    """A batch waiting for the store's write lock sits in a thread of its own pool: a
+    create that holds the account's lock still gets a thread of the shared pool, even
+    when that pool has a single one (standing for a pool whose threads are all busy)."""
+    service, clock, acme_account, _ = build(tmp_path, {})
+    clock.now_ns = local_ns("09:00:00")
+    taken, release = threading.Event(), threading.Event()
+
+    def another_writer() -> None:
+        with service.store.write_lock(acme_account.id):
+            taken.set()
+            release.wait(GUARD)
+
+    async def scenario() -> None:
+        async with running(service) as (_, client):
+            assert (await client.get(**acme(f"{STATS}/account_overview"))).status_code == 200
+            shared = anyio.to_thread.current_default_thread_limiter()
+            tokens, shared.total_tokens = shared.total_tokens, 1
+            holder = threading.Thread(target=another_writer)
+            holder.start()
+            try:
+                await wait(taken)
+                post = asyncio.create_task(
+                    client.post(**acme("/api/v2/channels/voice/events"), json={"events": events(2)})
+                )
+                create = asyncio.create_task(
+                    client.post(**acme("/api/v2/groups"), json={"group": {"name": "Night"}})
+                )
+                r = await asyncio.wait_for(create, GUARD)  # not stuck behind the batch
+                assert r.status_code == 201, r.text
+                assert not post.done()  # still waiting for the write lock
+                release.set()
+                r = await asyncio.wait_for(post, GUARD)
+                assert r.status_code == 200 and r.json()["accepted"] == 2
+            finally:
+                release.set()
+                shared.total_tokens = tokens
+                await asyncio.to_thread(holder.join, GUARD)
+
+    asyncio.run(scenario())
+    service.close()
+
+
+def test_reference_data_created_while_a_follower_rebuilds_the_directory_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process adds an agent; while this one rebuilds its directory from the
+    store, a create through this process waits for it, so neither agent is lost."""
+    service, clock, acme_account, _ = build(tmp_path, {})
+    clock.now_ns = local_ns("09:00:00")
+    building, release = threading.Event(), threading.Event()
+    real_directory = service.runtimes.directory
+
+    def slow_directory(account: Any) -> Any:
+        directory = real_directory(account)
+        if not building.is_set():
+            building.set()
+            release.wait(GUARD)
+        return directory
+
+    async def scenario() -> None:
+        async with running(service) as (app, client):
+            assert (await client.get(**acme(f"{STATS}/account_overview"))).status_code == 200
+            monkeypatch.setattr(service.runtimes, "directory", slow_directory)
+            # another process adds agent 501
+            service.store.create_user(
+                acme_account.id, NewUser(501, "Ann", "ann@acme.test", "agent", None, None)
+            )
+            follower = asyncio.create_task(app.state.context.guarded(service.follow, acme_account))
+            await wait(building)
+            create = asyncio.create_task(
+                client.post(
+                    **acme("/api/v2/users"),
+                    json={
+                        "user": {"id": 502, "name": "Bo", "email": "bo@acme.test", "role": "agent"}
+                    },
+                )
+            )
+            r = await asyncio.wait_for(client.get(**other(f"{STATS}/account_overview")), GUARD)
+            assert r.status_code == 200
+            assert not create.done()  # waits for the rebuild: the account's lock is held
+            release.set()
+            await asyncio.wait_for(follower, GUARD)
+            assert (await asyncio.wait_for(create, GUARD)).status_code == 201
+            agents = service.loaded(acme_account).directory.agents  # type: ignore[union-attr]
+            assert {501, 502} <= set(agents)
+            for agent_id in (501, 502):
+                r = await client.get(**acme(f"/api/v2/channels/voice/availabilities/{agent_id}"))
+                assert r.status_code == 200, (agent_id, r.text)
 
     asyncio.run(scenario())
     service.close()

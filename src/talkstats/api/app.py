@@ -48,6 +48,7 @@ def create_app(service: Talkstats) -> FastAPI:
             yield
         finally:
             await upkeep.stop()
+            ctx.unbind()
             await service.aclose_event_loop_clients()
 
     app = FastAPIOffline(

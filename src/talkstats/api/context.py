@@ -2,12 +2,13 @@
 
 The service's projections are plain Python objects with no lock of their own. Each
 account has an ``asyncio.Lock``: reads of its statistics run on the event loop,
-synchronously, while holding it; writes run in a worker thread and hold the same lock
-only while they change the projection, so no read ever sees a half-applied event and
-none waits for the database. Ingestion and following the log take it from their thread
-through ``guard`` (the service's ``Runtimes.guard``): around folding and committing a
-batch, not around reading the store or waiting for the write lock another process
-holds. Reference-data writes hold it for their whole call (``write``). Accounts never
+synchronously, while holding it; writes run in a worker thread. Ingestion and
+following the log take the lock from their thread through ``guard`` (the service's
+``Runtimes.guard``) around what changes the projection (checking, folding and
+committing a batch), not around a batch's store reads or its wait for the write lock
+another process holds; so no read sees a half-applied event or one not yet committed,
+and none waits for another process's batch. Reference-data writes hold it for their
+whole call (``write``). Accounts never
 wait for each other: a 10,000-event batch or a log replay in one account leaves every
 other account's reads as fast as when idle. An uncontended ``asyncio.Lock`` costs no
 suspension, so a read pays almost nothing.
@@ -20,19 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import date
 from typing import ParamSpec, TypeVar
 
+import anyio
+import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 
 from ..domain.projection import AccountProjection
 from ..service import Loading, Talkstats
+from ..service.runtimes import unguarded
 from ..store.base import Account, User
 from .errors import LOADING_RETRY_AFTER, ServiceUnavailable
 
+CHANGING_THREADS = 16  # threads for calls that may wait for an account's lock
 STOPPED_CHECK_SECONDS = 1.0  # how often a thread waiting for a lock checks the loop runs
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,13 +59,24 @@ class ApiContext:
         self.request_load: Callable[[Account], None] = lambda account: None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._held = threading.local()  # .accounts: ids whose lock this thread holds
+        # Threads that may wait for an account's lock (``changing``, the upkeep's
+        # follow) have their own: the shared pool's threads serve the work that holds
+        # a lock, so they can never all be taken by threads waiting for one.
+        self._changers: anyio.CapacityLimiter | None = None
 
     def bind(self) -> None:
         """Serve the service's guard from this event loop (call on the loop; idempotent)."""
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:
+        if self._loop is not loop or self._changers is None:
             self._loop = loop
+            self._changers = anyio.CapacityLimiter(CHANGING_THREADS)
             self.service.runtimes.guard = self.guard
+
+    def unbind(self) -> None:
+        """The loop stops: the service's changes need no guard any more (the CLI may
+        still ingest after the server stopped, as the demo does on Ctrl-C)."""
+        self._loop = None
+        self.service.runtimes.guard = unguarded
 
     @contextmanager
     def guard(self, account_id: int) -> Iterator[None]:
@@ -72,7 +89,7 @@ class ApiContext:
         if held is None:
             held = self._held.accounts = set()
         loop = self._loop
-        if account_id in held or loop is None:
+        if account_id in held or loop is None or loop.is_closed():
             yield
             return
         if loop.is_running() and _on_loop(loop):
@@ -161,12 +178,19 @@ class ApiContext:
         loop. It holds the account's lock through ``guard``, only to change the
         projection; the account's writers of this process queue here, on the loop,
         rather than each in a worker thread waiting for the store's write lock."""
-        self.bind()
         writers = self._writers.get(account.id)
         if writers is None:
             writers = self._writers[account.id] = asyncio.Lock()
         async with writers:
-            return await run_in_threadpool(fn, *args, **kwargs)
+            return await self.guarded(fn, *args, **kwargs)
+
+    async def guarded(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run a call that takes accounts' locks through ``guard`` (never call it with
+        one held) in a thread of the pool kept for them."""
+        self.bind()
+        return await anyio.to_thread.run_sync(
+            functools.partial(fn, *args, **kwargs), limiter=self._changers
+        )
 
     async def blocking(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run a store read (or a hash) off the loop; projections are not touched."""

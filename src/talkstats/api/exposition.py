@@ -210,7 +210,8 @@ def _health(scrape: Scrape) -> Iterator[Metric]:
         HistogramMetricFamily(
             "talkstats_ingest_batch_duration",
             "Time the service took to validate, append (one fsynced transaction) and fold "
-            "a batch of events, without waiting for the account's lock.",
+            "a batch of events, including its waits for the account's write lock and "
+            "for the reads ahead of it.",
             unit="seconds",
         ),
         [],

@@ -2,7 +2,8 @@
 
 A NDJSON line that is not JSON is a rejected result at its index, not a failed
 request; blank lines are skipped and do not take an index. The batch runs in a worker
-thread under the projection lock (validation plus one fsynced append).
+thread, which takes the account's lock only to check, fold and append it (one fsynced
+transaction): api/context.py, ``changing``.
 """
 
 from typing import Annotated, Any
@@ -86,8 +87,8 @@ def router(ctx: ApiContext) -> APIRouter:
         objs = [item for item in items if not isinstance(item, _BadLine)]
         account = caller.account
         if not service.ever_loaded(account):
-            # 503 while the statistics load the first time; a rebuild (another process
-            # appended during a batch) is waited for under the account's lock instead
+            # 503 while the statistics load the first time; a rebuild after that (a
+            # batch that found the log moved) runs inside the batch's own call
             ctx.projection(account)
         outcome = (
             await ctx.changing(account, service.ingest, account, objs)

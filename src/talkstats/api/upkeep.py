@@ -201,7 +201,7 @@ class Upkeep:
         service = self.service
         if await run_in_threadpool(service.behind, account, head):
             # reads the log outside the account's lock, folds inside it (Runtimes.guard)
-            await run_in_threadpool(service.follow, account)
+            await self.ctx.guarded(service.follow, account)
 
     async def _snapshot_if_due(self, account: Account) -> None:
         service = self.service

@@ -8,11 +8,14 @@ data that changed. Snapshots are taken in two steps (`take` under the caller's l
 save is logged and tried again later, with a growing pause.
 
 Who may touch a projection: every change to a published projection happens inside
-``guard(account_id)``, and store reads happen outside it. The API sets the guard to
-the account's read lock (api/context.py), so a read waits for a change to be applied,
-never for the database; the CLI is one thread and needs none (the default). Writers
-of one account take the store's write lock first and the guard second, never the
-other way round. A `Runtimes` object never blocks one account for another.
+``guard(account_id)``. What a change must first read from the store is read outside
+it where it can be (the log's next chunk, a batch's known ids); the store's work of
+sealing, unsealing and long catch-ups happens inside. The API sets the guard to the
+account's read lock (api/context.py), so a read waits for changes to be applied, not
+for a batch's store reads or another process's batch; the CLI is one thread and needs
+none (the default). Writers of one account take the store's write lock first and the
+guard second, never the other way round. A `Runtimes` object never blocks one account
+for another.
 """
 
 from __future__ import annotations
@@ -191,9 +194,12 @@ class Runtimes:
             self._loading.pop(account.id, None)
         runtime.snapshot_at = self.monotonic()
         runtime.load_seconds = runtime.snapshot_at - began
-        self._loaded[account.id] = runtime
+        published = self._loaded.setdefault(account.id, runtime)
         self._ever_loaded.add(account.id)
-        return runtime
+        # Two builds may race (a writer rebuilding after a drop, the server's loader
+        # for a read that found nothing loaded): the first published wins, since a
+        # batch may already be folded into it; the other is dropped.
+        return published
 
     def _build(self, account: Account, progress: LoadProgress) -> Runtime:
         reference = self.store.reference_version(account.id)
@@ -245,35 +251,40 @@ class Runtimes:
     ) -> int:
         """Fold the log entries after the runtime's position; how many were folded.
 
-        Each chunk is read from the store outside the guard and folded inside it, so
-        a published projection is never held for the database. Another thread of this
-        process (ingestion catching up, say) may fold some of a chunk first: what it
-        folded is skipped.
+        For a published runtime the first chunk is read from the store outside the
+        guard, so the usual catch-up (a batch another process appended) never holds
+        the reads for the database; if there is more than a chunk to fold, the next
+        chunks are read inside it, so that no read sees part of a batch. Another
+        thread of this process (ingestion catching up, say) may fold some of a chunk
+        first: what it folded is skipped. A runtime dropped meanwhile (rebuilt from
+        the log by a writer) is left alone.
         """
         read = 0
         projection = runtime.projection
         published = self._loaded.get(account.id) is runtime
         guard = self.guard if published else unguarded
-        while True:
-            rows = self.store.read_events(account.id, runtime.seq, READ_CHUNK)
-            with guard(account.id):
-                if not rows:
-                    self.sealer.direct(account, projection)
-                    return read
-                if rows[0][0] <= runtime.seq:  # folded meanwhile by another thread
+        rows = self.store.read_events(account.id, runtime.seq, READ_CHUNK)
+        with guard(account.id):
+            while True:
+                if published and self._loaded.get(account.id) is not runtime:
+                    return read  # dropped: its replacement follows the log itself
+                more = len(rows) == READ_CHUNK  # a whole chunk: the log may hold more
+                if rows and rows[0][0] <= runtime.seq:  # folded meanwhile by another thread
                     rows = [row for row in rows if row[0] > runtime.seq]
-                    if not rows:
-                        continue
-                self.sealer.replaying(projection)
-                self._replay(account, projection, rows)
-                # a long replay seals as it goes, so it never holds more than a few days
-                self.sealer.seal_due(account, projection, projection.latest_time)
+                if rows:
+                    self.sealer.replaying(projection)
+                    self._replay(account, projection, rows)
+                    # a long replay seals as it goes, so it never holds more than a few days
+                    self.sealer.seal_due(account, projection, projection.latest_time)
+                    runtime.seq = rows[-1][0]
+                    runtime.folded += len(rows)
+                    read += len(rows)
+                    if progress is not None and progress.events_left is not None:
+                        progress.events_left = max(0, progress.events_left - len(rows))
                 self.sealer.direct(account, projection)
-                runtime.seq = rows[-1][0]
-                runtime.folded += len(rows)
-            read += len(rows)
-            if progress is not None and progress.events_left is not None:
-                progress.events_left = max(0, progress.events_left - len(rows))
+                if not more:
+                    return read
+                rows = self.store.read_events(account.id, runtime.seq, READ_CHUNK)
 
     def _replay(
         self, account: Account, projection: AccountProjection, rows: list[tuple[int, str]]
@@ -340,11 +351,13 @@ class Runtimes:
         changed = False
         reference = self.store.reference_version(account.id)
         if reference != runtime.reference:
-            directory = self.directory(account)
+            # built inside the guard: reference data created through this process
+            # (which holds the same lock) cannot slip between the build and the swap
             with self.guard(account.id):
-                runtime.projection.directory = directory
-                runtime.reference = reference
-            changed = True
+                if self._loaded.get(account.id) is runtime:
+                    runtime.projection.directory = self.directory(account)
+                    runtime.reference = reference
+                    changed = True
         if self.store.log_head(account.id) > runtime.seq:
             changed = self.catch_up(account, runtime) > 0 or changed
         return changed

@@ -9,7 +9,9 @@ filtered on several numbers (merging them) needed it, else only their peaks. An 
 is applied. Call ids of sealed days are looked up in the store, once per batch for all
 of its events: a new call never reuses one.
 
-Callers hold the account's lock: everything here touches one projection.
+Callers hold the account's guard (service/runtimes.py) or, for reads, its lock:
+everything here touches one projection. Sealing and reading back write and read the
+store inside it, once a day or once a read of a past day.
 """
 
 from __future__ import annotations

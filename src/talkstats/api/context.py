@@ -8,10 +8,9 @@ following the log take the lock from their thread through ``guard`` (the service
 committing a batch), not around a batch's store reads or its wait for the write lock
 another process holds; so no read sees a half-applied event or one not yet committed,
 and none waits for another process's batch. Reference-data writes hold it for their
-whole call (``write``). Accounts never
-wait for each other: a 10,000-event batch or a log replay in one account leaves every
-other account's reads as fast as when idle. An uncontended ``asyncio.Lock`` costs no
-suspension, so a read pays almost nothing.
+whole call (``write``). Accounts never wait for each other: a 10,000-event batch or a
+log replay in one account leaves every other account's reads as fast as when idle. An
+uncontended ``asyncio.Lock`` costs no suspension, so a read pays almost nothing.
 
 A projection that is still loading (at start, or for an account another process just
 created) answers 503 with ``Retry-After`` instead of making the request wait.

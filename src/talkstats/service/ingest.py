@@ -9,8 +9,9 @@ sealed days) before the projection's guard is taken; inside the guard, events ar
 checked and folded one by one and the accepted ones are appended in one durable
 transaction that succeeds only if the account's log still ends where the projection
 does (the backstop: otherwise the projection is rebuilt and the batch checked again).
-So a read of the account waits for the fold and the commit, never for the lock of
-another process or for the reads before them.
+So a read of the account waits for the fold and the commit (and, once a day, for a
+day's sealing), not for the write lock another process holds nor for the store reads
+before them.
 
 An unexpected exception while one event is checked or folded (a bug, or a fault test)
 rejects that event with a reason and is logged with its traceback; the projection may

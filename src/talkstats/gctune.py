@@ -1,4 +1,5 @@
-"""Garbage-collector settings for a talkstats process (applied by the composition root).
+"""Memory settings of a talkstats process: the garbage collector's thresholds (applied
+by the composition root) and giving freed memory back to the system.
 
 A projection holds millions of small objects that live all day, and ingestion
 allocates tens of thousands of short-lived ones per batch. With CPython's default
@@ -44,10 +45,11 @@ _TRIM = _malloc_trim()
 def release_free_memory() -> bool:
     """Give the C heap's free pages back to the operating system; whether it could.
 
-    Called after a large part of the projection was dropped (a day sealed, once a day):
-    CPython frees those objects, but glibc keeps the freed pages of its heap mapped, so
-    without this the resident size stays at the high-water mark of the day and the
-    next, and drifts by tens of MB from one day to another with fragmentation.
+    Called after a large part of the projection was dropped (a day sealed, once a day)
+    and after a past day's stored form was read back whole and mostly dropped: CPython
+    frees those objects, but glibc keeps the freed pages of its heap mapped, so without
+    this the resident size stays at the high-water mark of the day and the next, and
+    drifts by tens of MB from one day to another with fragmentation.
     """
     if _TRIM is None:
         return False

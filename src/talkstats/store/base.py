@@ -21,6 +21,14 @@ RecordRow = tuple[int, str, int, str]
 """A stored call or leg record: (id, local day YYYY-MM-DD, updated ns, data JSON text)."""
 
 
+# Every account's log head in one query (one index probe each), the same SQL for both
+# stores: Store.log_heads and the SQLite watcher (sqlitewatch.py) run it.
+LOG_HEADS_SQL = (
+    "SELECT id, (SELECT max(seq) FROM events WHERE account_id = accounts.id)"
+    " FROM accounts ORDER BY id"
+)
+
+
 class StoreError(Exception):
     """Any failure of the store (I/O, corruption, a closed store, a constraint)."""
 

@@ -32,6 +32,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from talkstats.store.accountlocks import LOCK_TIMEOUT_S, AccountLocks, busy
 from talkstats.store.base import (
+    LOG_HEADS_SQL,
     MAX_RECORD_ID,
     ROLES,
     Account,
@@ -765,11 +766,7 @@ class PostgresStore(Store):
 
     def log_heads(self) -> dict[int, int]:
         """account id -> log_head, for every account, in one query (one index probe each)."""
-        rows = self._all(
-            "SELECT id, (SELECT max(seq) FROM events WHERE account_id = accounts.id)"
-            " FROM accounts ORDER BY id",
-            (),
-        )
+        rows = self._all(LOG_HEADS_SQL, ())
         return {int(account): int(head or 0) for account, head in rows}
 
     def change_mark(self) -> int | None:

@@ -18,12 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from talkstats.store.base import LOG_HEADS_SQL
+
 log = logging.getLogger("talkstats.store")
 
 WATCH_SECONDS: Final = 0.05
-HEADS: Final = (
-    "SELECT id, (SELECT max(seq) FROM events WHERE account_id = accounts.id) FROM accounts"
-)
 
 
 class Watcher:
@@ -72,7 +71,7 @@ class Watcher:
         if version == self._version:
             return []
         self._version = version
-        latest = {int(a): int(h or 0) for a, h in self._conn.execute(HEADS).fetchall()}
+        latest = {int(a): int(h or 0) for a, h in self._conn.execute(LOG_HEADS_SQL).fetchall()}
         moved = [a for a, h in latest.items() if self._heads.get(a, 0) != h]
         self._heads = latest
         return moved

@@ -18,67 +18,40 @@ from pathlib import Path
 import pytest
 
 import talkstats.service.runtimes as runtimes_module
-from talkstats.api.app import create_app
-from talkstats.config import load_settings
 from talkstats.domain.timeutil import format_instant
-from talkstats.service import Talkstats
 from talkstats.simulator import Simulator, reference_data
 from talkstats.simulator.driver import create_reference_data
-from talkstats.store import open_store
 
-from .conftest import CHEAP, Client, FakeClock, basic
+from .conftest import FakeClock
 from .test_store_parity import ADMIN, HOUR, SCENARIO, STATS, local
+from .test_store_parity import Side as ParitySide
 
 FIRST = "2026-03-09"
 DAYS = [(date.fromisoformat(FIRST) + timedelta(days=i)).isoformat() for i in range(4)]
 TODAY = DAYS[-1]
 
 
-class Side:
+class Side(ParitySide):
     """A service on one SQLite file, sealing or not, with its in-process client."""
 
     def __init__(self, path: Path, clock: FakeClock, *, seal: bool, cached: int = 1) -> None:
-        self.url = f"sqlite:///{path}"
+        super().__init__(
+            f"sqlite:///{path}",
+            clock,
+            "sealing",
+            seal_past_days=seal,
+            sealed_days_cached=cached,
+        )
         self.seal, self.cached, self.clock = seal, cached, clock
-        settings = load_settings(
-            {
-                "database_url": self.url,
-                "rate_limit_talk": 0,
-                "rate_limit_queue_activity": 0,
-                "seal_past_days": seal,
-                "sealed_days_cached": cached,
-            },
-            environ={},
-        )
-        self.service = Talkstats(
-            open_store(self.url, create=True),
-            settings,
-            clock=clock,
-            monotonic=clock.monotonic,
-            hasher=CHEAP,
-        )
-        self.client = Client(create_app(self.service), "http://sealing.talkstats.test")
-        self.closed = False
 
     def again(self) -> Side:
         self.close()
         return Side(Path(self.url.removeprefix("sqlite:///")), self.clock, seal=self.seal)
 
-    def get(self, path: str) -> bytes:
-        response = self.client.get(path, headers=basic(*ADMIN))
-        assert response.status_code == 200, (path, response.text)
-        return response.content
-
     def projection(self):  # type: ignore[no-untyped-def]
         account = self.service.account("sealing")
         assert account is not None
         return self.service.projection(account)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.client.close()
-            self.service.close()
 
 
 def requests() -> list[str]:

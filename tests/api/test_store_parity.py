@@ -42,10 +42,17 @@ def local(day: str, clock: str) -> int:
 class Side:
     """A service on one store, its in-process HTTP client and the shared fake clock."""
 
-    def __init__(self, url: str, clock: FakeClock) -> None:
+    def __init__(
+        self, url: str, clock: FakeClock, host: str = "parity", **more_settings: object
+    ) -> None:
         self.url = url
         settings = load_settings(
-            {"database_url": url, "rate_limit_talk": 0, "rate_limit_queue_activity": 0},
+            {
+                "database_url": url,
+                "rate_limit_talk": 0,
+                "rate_limit_queue_activity": 0,
+                **more_settings,
+            },
             environ={},
         )
         self.service = Talkstats(
@@ -55,7 +62,7 @@ class Side:
             monotonic=clock.monotonic,
             hasher=CHEAP,
         )
-        self.client = Client(create_app(self.service), "http://parity.talkstats.test")
+        self.client = Client(create_app(self.service), f"http://{host}.talkstats.test")
         self.closed = False
 
     def get(self, path: str) -> bytes:

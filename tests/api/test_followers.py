@@ -54,6 +54,17 @@ def agent_state(response: httpx.Response) -> str:
     return str(next(row for row in rows if row["agent_id"] == 2)["agent_state"])
 
 
+async def state_within(client: httpx.AsyncClient, wanted: str, *, tries: int) -> str:
+    """Agent 2's state, polled every 10 ms until it is ``wanted`` or the tries run out."""
+    state = ""
+    for _ in range(tries):
+        state = agent_state(await client.get(**acme(f"{STATS}/agents_activity")))
+        if state == wanted:
+            break
+        await asyncio.sleep(0.01)
+    return state
+
+
 def test_readyz_reports_the_lag_and_fails_above_the_limit(tmp_path: Path) -> None:
     service, clock, account, _ = build(tmp_path, {"readyz_max_events_behind": 4})
     clock.now_ns = local_ns("09:00:00")
@@ -161,12 +172,8 @@ def test_a_notification_catches_the_account_up_between_rounds(tmp_path: Path) ->
             assert agent_state(r) == "offline"
             assert other.ingest(account, events(2)).accepted == 2
             app.state.upkeep.wake(account.id)  # what a store's listener calls
-            for _ in range(200):  # bounded: the follower runs as soon as the loop lets it
-                await asyncio.sleep(0.01)
-                r = await client.get(**acme(f"{STATS}/agents_activity"))
-                if agent_state(r) == "away":
-                    break
-            assert agent_state(r) == "away"  # event 1 of 2, folded without a round
+            # bounded: the follower runs as soon as the loop lets it
+            assert await state_within(client, "away", tries=200) == "away"  # without a round
 
     asyncio.run(scenario())
     other.close()
@@ -181,12 +188,8 @@ def test_the_store_watcher_wakes_the_follower_without_a_round(tmp_path: Path) ->
     async def scenario() -> None:
         async with quiet_server(service, watch=True) as (_, client):
             assert other.ingest(account, events(2)).accepted == 2
-            for _ in range(2000):  # bounded poll: the watcher looks every 50 ms
-                r = await client.get(**acme(f"{STATS}/agents_activity"))
-                if agent_state(r) == "away":
-                    break
-                await asyncio.sleep(0.01)
-            assert agent_state(r) == "away"
+            # bounded poll: the watcher looks every 50 ms
+            assert await state_within(client, "away", tries=2000) == "away"
 
     asyncio.run(scenario())
     other.close()

@@ -211,12 +211,7 @@ def main() -> None:
         ]  # fmt: skip
         command = "python bench/ingest_stores.py " + " ".join(sys.argv[1:])
         lines = [
-            f"## ingest: PostgreSQL against SQLite: {info['date']}",
-            "",
-            f"- machine: `{info['uname']}`, {info['cpu']}, nproc {info['nproc']}, "
-            f"Python {info['python']}, load average at start {info['load']}",
-            f"- commit: {info['commit']}",
-            f"- command: `{command.strip()}`",
+            *record.heading("ingest: PostgreSQL against SQLite", info, command),
             f"- {events:,} events of a {ds.calls:,}-call day (bench/data.py); PostgreSQL on "
             "the same machine over TCP loopback; both commit durably",
             "",

@@ -78,6 +78,18 @@ def machine() -> dict[str, str]:
     }
 
 
+def heading(title: str, info: dict[str, str], command: str) -> list[str]:
+    """The first lines of a RESULTS.md entry: its title and date, machine, commit, command."""
+    return [
+        f"## {title}: {info['date']}",
+        "",
+        f"- machine: `{info['uname']}`, {info['cpu']}, nproc {info['nproc']}, "
+        f"Python {info['python']}, load average at start {info['load']}",
+        f"- commit: {info['commit']}",
+        f"- command: `{command.strip()}`",
+    ]
+
+
 def section(
     title: str,
     figures: list[Figure],
@@ -86,12 +98,7 @@ def section(
     command: str | None = None,
 ) -> str:
     lines = [
-        f"## {title}: {info['date']}",
-        "",
-        f"- machine: `{info['uname']}`, {info['cpu']}, nproc {info['nproc']}, "
-        f"Python {info['python']}, load average at start {info['load']}",
-        f"- commit: {info['commit']}",
-        f"- command: `{command or ' '.join(['python -m bench', *sys.argv[1:]])}`",
+        *heading(title, info, command or " ".join(["python -m bench", *sys.argv[1:]])),
         *[f"- {n}" for n in notes],
         "",
         "| figure | value | target | result | note |",

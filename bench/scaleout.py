@@ -597,12 +597,9 @@ def main() -> None:
     print(f"total {time.perf_counter() - t0:.0f} s")
     if args.record:
         lines = [
-            f"## scaleout: {info['date']}",
-            "",
-            f"- machine: `{info['uname']}`, {info['cpu']}, nproc {info['nproc']}, "
-            f"Python {info['python']}, load average at start {info['load']}",
-            f"- commit: {info['commit']}",
-            f"- command: `python bench/scaleout.py {' '.join(sys.argv[1:])}`",
+            *record.heading(
+                "scaleout", info, " ".join(["python bench/scaleout.py", *sys.argv[1:]])
+            ),
             f"- day: {ds.calls:,} calls, {ds.events:,} events (bench/data.py, 1,000 agents); "
             f"reads: {plan.connections} connections over {len(PATHS)} stats endpoints, "
             f"{plan.seconds:g} s per phase after {plan.warmup:g} s of warm-up; ingest: "

@@ -213,12 +213,7 @@ def main() -> None:
     print("\n".join(table))
     if args.record:
         lines = [
-            f"## writers: {info['date']}",
-            "",
-            f"- machine: `{info['uname']}`, {info['cpu']}, nproc {info['nproc']}, "
-            f"Python {info['python']}, load average at start {info['load']}",
-            f"- commit: {info['commit']}",
-            f"- command: `python bench/writers.py {' '.join(sys.argv[1:])}`",
+            *record.heading("writers", info, " ".join(["python bench/writers.py", *sys.argv[1:]])),
             f"- {plan.events:,} events per writer and phase from the {ds.calls:,}-call day, "
             f"NDJSON batches of {BATCH:,}, each writer unpaced on one connection to its own "
             "account; durable commits on both stores; PostgreSQL on the same machine",

@@ -20,6 +20,8 @@ import json
 import resource
 import time
 
+from bench.pyload import read_response
+
 
 def _percentile(values: list[float], q: float) -> float:
     if not values:
@@ -41,14 +43,7 @@ async def _connection(host: str, port: int, requests: list[bytes], first: int, s
             which = n % len(requests)
             n += 1
             writer.write(requests[which])
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            status = await read_response(reader)
             if t0 >= start:
                 lat[which].append(perf() - t0)
                 if not 200 <= status < 300:

@@ -18,6 +18,18 @@ import time
 from urllib.parse import urlsplit
 
 
+async def read_response(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response (head, and a body of Content-Length); its status."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return int(head[9:12])
+
+
 async def _worker(host: str, port: int, request: bytes, until: float, lat: list[float],
                   errors: list[int]) -> None:  # fmt: skip
     reader, writer = await asyncio.open_connection(host, port)
@@ -28,14 +40,7 @@ async def _worker(host: str, port: int, request: bytes, until: float, lat: list[
             if t0 >= until:
                 break
             writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            status = await read_response(reader)
             lat.append(perf() - t0)
             if not 200 <= status < 300:
                 errors[0] += 1
